@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Build the benchmark environment .venv-bench with inverselab and its peer libraries
+# (astra-toolbox, scikit-image, deepinv) beside the CPU build of torch.
+#
+# Run from the repository root:  bash benchmarks/setup_peers.sh
+# Idempotent: re-running reuses the venv, reinstalls nothing that is already satisfied and
+# re-applies the torchvision patch only if it is missing. See ../shared/PEERS.md for why
+# deepinv and torchvision are installed with --no-deps.
+set -euo pipefail
+
+VENV=.venv-bench
+if [[ ! -f pyproject.toml ]] || ! grep -q '^name = "inverselab"' pyproject.toml; then
+    echo "run this from the inverselab repository root" >&2
+    exit 1
+fi
+
+[[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip install --disable-pip-version-check)
+
+# torch first (the CPU wheel from local disk), so nothing below can pull a CUDA build.
+"${PIP[@]}" "torch==2.13.0"
+"${PIP[@]}" -e .
+"${PIP[@]}" "astra-toolbox==2.5.0" scikit-image
+# deepinv and torchvision without their dependencies (they would replace torch), then the
+# dependencies deepinv needs.
+"${PIP[@]}" --no-deps "deepinv==0.5.0" "torchvision==0.28.0"
+"${PIP[@]}" numpy matplotlib tqdm torchmetrics einops requests h5py natsort scikit-image
+
+# PyPI's torchvision is built against CUDA torch: its C++ ops do not load beside the CPU
+# torch, and _meta_registrations.py registers fake kernels for torchvision::nms / qnms
+# unconditionally, which makes `import torchvision` fail. Guard both registrations.
+"$PY" - <<'PYEOF'
+import pathlib
+import re
+import sysconfig
+
+path = pathlib.Path(sysconfig.get_paths()["purelib"]) / "torchvision" / "_meta_registrations.py"
+text = path.read_text()
+# The module already imports torchvision.extension, so the guard needs no new import.
+guard = "if torchvision.extension._has_ops():\n"
+pattern = re.compile(
+    r'^@torch\.library\.register_fake\("torchvision::(nms|qnms)"\)\n(def .*?)(?=^\S|\Z)',
+    re.S | re.M,
+)
+if "# inverselab: guarded" in text:
+    print(f"torchvision patch already applied: {path}")
+else:
+    def indent(match: re.Match) -> str:
+        block = match.group(0).rstrip("\n")
+        body = "".join("    " + line if line else line for line in block.splitlines(keepends=True))
+        return "# inverselab: guarded (C++ ops missing beside CPU torch)\n" + guard + body + "\n\n\n"
+
+    patched, count = pattern.subn(indent, text)
+    if count != 2:
+        raise SystemExit(f"expected 2 nms/qnms fake registrations in {path}, found {count}")
+    path.write_text(patched)
+    print(f"torchvision patch applied: {path}")
+PYEOF
+
+"$PY" - <<'PYEOF'
+import astra
+import deepinv
+import skimage
+import torch
+import torchvision
+
+import inverselab
+
+assert not torch.cuda.is_available() and "+cpu" in torch.__version__, torch.__version__
+print(
+    f"ok: torch {torch.__version__}, torchvision {torchvision.__version__}, "
+    f"astra {astra.__version__}, deepinv {deepinv.__version__}, "
+    f"scikit-image {skimage.__version__}, inverselab {inverselab.__version__}"
+)
+PYEOF

@@ -1,0 +1,7 @@
+"""python -m inverselab"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,42 @@
+"""Small batched tensor helpers shared by operators and solvers (internal)."""
+
+from __future__ import annotations
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def batch_dot(a: Tensor, b: Tensor) -> Tensor:
+    """Real part of the per-sample inner product <a, b>, shape ``(B,)``."""
+    prod = a.conj() * b if a.is_complex() or b.is_complex() else a * b
+    return prod.reshape(a.shape[0], -1).sum(1).real
+
+
+def batch_norm(a: Tensor) -> Tensor:
+    """Per-sample Euclidean norm, shape ``(B,)``."""
+    return torch.linalg.vector_norm(a.reshape(a.shape[0], -1), dim=1)
+
+
+def per_sample(v: Tensor, like: Tensor) -> Tensor:
+    """Reshape a ``(B,)`` tensor so it broadcasts against a ``(B, ...)`` tensor."""
+    return v.reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def real_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for complex64/float32, float64 for complex128/float64."""
+    return torch.empty((), dtype=dtype).real.dtype
+
+
+def complex_dtype(dtype: torch.dtype) -> torch.dtype:
+    """complex64 for float32/complex64, complex128 for float64/complex128."""
+    return torch.complex128 if real_dtype(dtype) == torch.float64 else torch.complex64
+
+
+def generator(seed: int | torch.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """A seeded ``torch.Generator``; passes generators through unchanged."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    g = torch.Generator(device=device)
+    g.manual_seed(0 if seed is None else int(seed))
+    return g

@@ -1,0 +1,74 @@
+"""User-facing errors.
+
+Every error that bad input can cause is an :class:`InputError` whose message is one line that
+says what was wrong and how to fix it. The command line prints that line and exits with code 2;
+library users can catch it like any ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "InputError",
+    "check_choice",
+    "check_finite",
+    "check_nonnegative",
+    "check_positive",
+    "format_shape",
+]
+
+
+class InputError(ValueError):
+    """Bad input from the user; the message names the fix."""
+
+
+def check_choice(kind: str, value: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise with the closest suggestion.
+
+    Parameters
+    ----------
+    kind : str
+        What is being chosen ("problem", "method", ...), used in the message.
+    value : str
+        The name given by the user.
+    choices : iterable of str
+        The valid names.
+    """
+    import difflib
+
+    options = sorted(choices)
+    if value in options:
+        return value
+    close = difflib.get_close_matches(str(value), options, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise InputError(f"unknown {kind} {value!r}: {hint}choose one of {', '.join(options)}")
+
+
+def check_positive(name: str, value: float) -> float:
+    """Raise unless ``value`` is a finite number > 0."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def check_nonnegative(name: str, value: float) -> float:
+    """Raise unless ``value`` is a finite number >= 0."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return value
+
+
+def check_finite(name: str, tensor) -> None:
+    """Raise if a tensor holds NaN or infinite values (forces a device sync)."""
+    import torch
+
+    if not bool(torch.isfinite(tensor).all()):
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise InputError(f"{name} holds {bad} NaN or infinite values: clean or mask them before solving")
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """``(2, 1, 128, 128)`` style text for messages."""
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"

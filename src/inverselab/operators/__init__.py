@@ -1,0 +1,49 @@
+"""Forward operators: the contracts (base) and the physics.
+
+Every built-in linear operator implements its own exact adjoint (checked by :func:`dottest`).
+"""
+
+from .base import Diagonal, Identity, LinearOperator, Operator, Stacked, dottest, gradcheck, vstack
+from .gradient import Gradient
+from .imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel, hartley
+from .mri import (
+    CartesianMRI,
+    coil_sensitivities,
+    equispaced_mask_1d,
+    fft2c,
+    ifft2c,
+    random_mask_1d,
+    variable_density_mask_2d,
+)
+from .tomography import FBP_FILTERS, FanBeam2D, ParallelBeam2D, fbp
+from .wavelet import Wavelet2D
+
+__all__ = [
+    "Blur",
+    "CartesianMRI",
+    "CompressedSensing",
+    "Diagonal",
+    "Downsampling",
+    "FBP_FILTERS",
+    "FanBeam2D",
+    "Gradient",
+    "Identity",
+    "Inpainting",
+    "LinearOperator",
+    "Operator",
+    "ParallelBeam2D",
+    "Stacked",
+    "Wavelet2D",
+    "coil_sensitivities",
+    "dottest",
+    "equispaced_mask_1d",
+    "fbp",
+    "fft2c",
+    "gaussian_kernel",
+    "gradcheck",
+    "hartley",
+    "ifft2c",
+    "random_mask_1d",
+    "variable_density_mask_2d",
+    "vstack",
+]

@@ -1,0 +1,118 @@
+"""The Problem: a forward operator, a noise model and a source of ground truth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .._tensor import complex_dtype, real_dtype
+from ..errors import InputError, check_finite, format_shape
+from ..noise import Noise
+from ..operators.base import Operator
+
+Tensor = torch.Tensor
+
+__all__ = ["Problem"]
+
+
+@dataclass(eq=False)
+class Problem:
+    """An inverse problem instance, as made by :func:`inverselab.make_problem`.
+
+    Attributes
+    ----------
+    name : str
+        Preset name.
+    operator : Operator
+        Forward model ``F``.
+    noise : Noise
+        Measurement noise model.
+    truth_sampler : callable
+        ``(n, seed, split) -> (n, *operator.domain_shape)`` float64 (or complex128) tensor.
+    baseline_fn : callable
+        Fast non-iterative reconstruction ``y -> x`` (FBP, zero-filled inverse FFT, ...).
+    config : dict
+        The preset's parameters after overrides (plain values).
+    methods : dict
+        Default hyper-parameters of each classical method available for this problem.
+    default_method : str
+        The method :meth:`reconstruct` uses when none is given.
+    data_range : float
+        Peak-to-peak range of the ground truth, for PSNR/SSIM (magnitude for complex images).
+    """
+
+    name: str
+    operator: Operator
+    noise: Noise
+    truth_sampler: Callable[[int, int, str], Tensor]
+    baseline_fn: Callable[[Tensor], Tensor]
+    config: dict
+    methods: dict[str, dict] = field(default_factory=dict)
+    default_method: str = "tv"
+    data_range: float = 1.0
+
+    metrics = ("psnr", "ssim", "rel_error")
+
+    def sample_truth(
+        self, n: int, seed: int = 0, split: str = "test", dtype: torch.dtype = torch.float32
+    ) -> Tensor:
+        """Draw ``n`` ground truths ``(n, *domain_shape)``, deterministic per ``seed``.
+
+        Parameters
+        ----------
+        n : int
+            Number of samples.
+        seed : int
+            Seed; the same seed gives the same samples.
+        split : {"train", "test"}
+            Source set where the truths come from a finite pool (natural images).
+        dtype : torch.dtype
+            Real precision (complex truths get the matching complex type).
+        """
+        if not isinstance(n, int) or n < 1:
+            raise InputError(f"number of samples must be a positive integer, got {n!r}")
+        x = self.truth_sampler(n, seed, split)
+        return x.to(complex_dtype(dtype) if x.is_complex() else dtype)
+
+    def simulate(self, x: Tensor, seed: int = 0) -> Tensor:
+        """Noisy measurements ``noise(F(x))`` with noise drawn from ``seed``."""
+        check_finite("ground truth x", x)
+        with torch.no_grad():
+            return self.noise(self.operator(x), seed=seed)
+
+    def baseline(self, y: Tensor) -> Tensor:
+        """The problem's fast non-iterative reconstruction."""
+        y = self.operator._check(y, self.operator.range_shape, self.operator.range_complex, "measurement")
+        check_finite("measurement y", y)
+        with torch.no_grad():
+            return self.baseline_fn(y)
+
+    def reconstruct(self, y: Tensor, method: str | None = None, truth: Tensor | None = None, **params):
+        """Reconstruct with a classical method and its default hyper-parameters.
+
+        Returns ``(x, history)``; see :func:`inverselab.methods.make_method`.
+        """
+        from ..methods import make_method
+
+        return make_method(method or self.default_method, self, **params).reconstruct(y, truth=truth)
+
+    def evaluate(self, estimate: Tensor, truth: Tensor) -> dict[str, list[float]]:
+        """Per-sample PSNR, SSIM (on the problem's data range) and relative error."""
+        from ..metrics import psnr, relative_error, ssim
+
+        if estimate.shape != truth.shape:
+            raise InputError(
+                f"estimate {format_shape(estimate.shape)} and truth {format_shape(truth.shape)} differ in shape"
+            )
+        est, ref = estimate.detach(), truth.detach()
+        if est.is_complex() or ref.is_complex():
+            est, ref = est.abs(), ref.abs()
+        dt = real_dtype(est.dtype)
+        est, ref = est.to(dt), ref.to(dt)
+        return {
+            "psnr": psnr(est, ref, self.data_range, reduction="none").tolist(),
+            "ssim": ssim(est, ref, self.data_range, reduction="none").tolist(),
+            "rel_error": relative_error(est, ref, reduction="none").tolist(),
+        }

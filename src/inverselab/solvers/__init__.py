@@ -1,0 +1,26 @@
+"""Classical solvers: linear least squares, proximal methods, nonlinear optimisation.
+
+Every solver takes an operator and a batch of measurements and returns ``(x, History)``.
+"""
+
+from .analytic import fill_missing, upsample, wiener
+from .history import History, progress
+from .linear import cg, lsqr, tikhonov
+from .nonlinear import minimize
+from .proximal import fista, tv_admm, tv_pdhg, wavelet_fista
+
+__all__ = [
+    "History",
+    "cg",
+    "fill_missing",
+    "fista",
+    "lsqr",
+    "minimize",
+    "progress",
+    "tikhonov",
+    "tv_admm",
+    "tv_pdhg",
+    "upsample",
+    "wavelet_fista",
+    "wiener",
+]

@@ -1,0 +1,72 @@
+"""The command line: outputs of solve/demo and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from inverselab.cli import main
+from inverselab.runs import read_toml
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "inverselab", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_list_shows_problems_and_methods(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for word in ("ct-parallel", "ct-fan", "mri", "deblur", "inpaint", "superres", "cs", "tv", "fbp", "wavelet"):
+        assert word in out
+
+
+def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["solve", "ct-parallel", "--method", "tv", "--n", "2", "--set", "size=32", "views=12",
+                 "--param", "iters=20", "--out", str(out)])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("problem", "method", "n", "psnr", "ssim", "rel_error", "seconds_per_sample", "config"):
+        assert key in metrics
+    assert metrics["problem"] == "ct-parallel" and metrics["method"] == "tv" and metrics["n"] == 2
+    assert metrics["config"]["problem"]["views"] == 12 and metrics["config"]["method"]["iters"] == 20
+    assert 5 < metrics["psnr"] < 60
+    config = read_toml(out / "config.toml")
+    assert config["problem"]["size"] == 32 and config["method"]["lam"] > 0
+    for fig in ("truth", "measurement", "estimate", "error", "convergence"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
+    assert "PSNR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["solve", "ct-paralel", "--out", "x"], "did you mean 'ct-parallel'"),
+        (["solve", "ct-parallel", "--set", "view=60", "--out", "x"], "unknown parameter 'view'"),
+        (["solve", "ct-parallel", "--set", "views", "--out", "x"], "--set expects key=value"),
+        (["solve", "ct-parallel", "--method", "magic", "--out", "x"], "unknown method 'magic'"),
+        (["solve", "ct-parallel", "--set", "noise=-1", "--out", "x"], "noise must be a finite number >= 0"),
+        (["solve", "deblur", "--param", "lambda=1", "--out", "x"], "has no parameter 'lambda'"),
+        (["solve", "ct-parallel"], "required: --out"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(args, message, tmp_path):
+    result = run_cli(*[a if a != "x" else str(tmp_path / "x") for a in args])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_demo_prints_table(tmp_path, capsys):
+    assert main(["demo", "--n", "2", "--size", "32", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    for method in ("fbp", "tikhonov", "wavelet", "tv"):
+        assert method in out
+    rows = json.loads((tmp_path / "demo" / "metrics.json").read_text())["rows"]
+    assert {r["method"] for r in rows} == {"fbp", "tikhonov", "wavelet", "tv"}
+    assert (tmp_path / "demo" / "figures" / "comparison.png").exists()
