@@ -70,3 +70,21 @@ def test_demo_prints_table(tmp_path, capsys):
     rows = json.loads((tmp_path / "demo" / "metrics.json").read_text())["rows"]
     assert {r["method"] for r in rows} == {"fbp", "tikhonov", "wavelet", "tv"}
     assert (tmp_path / "demo" / "figures" / "comparison.png").exists()
+
+
+def test_bad_file_gives_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "scan.mat"
+    bad.write_bytes(b"not a MATLAB file at all")
+    result = run_cli("ct-file", str(bad), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_large_arrays_are_described_not_dumped():
+    import torch
+
+    from inverselab.runs import plain
+
+    out = plain({"small": torch.zeros(3), "big": torch.zeros(1, 1, 64, 64)})
+    assert out == {"small": [0.0, 0.0, 0.0], "big": "<array of shape (1, 1, 64, 64)>"}

@@ -155,3 +155,27 @@ def test_progress_bar_context(capsys):
     with solvers.progress("tv"):
         solvers.tv_pdhg(op, y, 0.02, iters=5)
     assert "tv" in capsys.readouterr().err
+
+
+def test_diagonal_preconditioning_reaches_the_same_tv_minimum():
+    op, x, y = tv_problem()
+    assert op.nonnegative
+    a, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=False)
+    b, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=True, adaptive=False)
+    fa, fb = objective(op, y, 0.02, a), objective(op, y, 0.02, b)
+    assert abs(fa - fb) / fa < 1e-4
+    from inverselab.operators import CompressedSensing
+
+    cs = CompressedSensing((1, 8, 8), 20)
+    with pytest.raises(InputError, match="nonnegative entries"):
+        solvers.tv_pdhg(cs, cs(torch.rand(1, 1, 8, 8)), 0.1, preconditioned=True)
+
+
+def test_spatially_varying_bounds_act_as_a_support_constraint():
+    op, x, y = tv_problem()
+    support = torch.zeros(1, 1, 32, 32, dtype=torch.float64)
+    support[..., 4:28, 4:28] = 1
+    xs, _ = solvers.tv_pdhg(op, y, 0.02, iters=100, bounds=(0.0, 2.0 * support))
+    assert torch.all(xs[..., :4, :] == 0) and xs.max() <= 2.0
+    with pytest.raises(InputError, match="lower <= upper everywhere"):
+        solvers.tv_pdhg(op, y, 0.02, bounds=(support, 0.5 * support - 0.1))

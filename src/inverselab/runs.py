@@ -17,6 +17,9 @@ from typing import Any
 __all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml", "plain"]
 
 
+_MAX_INLINE = 256  # larger arrays are described, not written, in configs and results
+
+
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file + rename)."""
     path = Path(path)
@@ -37,6 +40,9 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
 def plain(value: Any) -> Any:
     """Convert tensors, numpy values, tuples and paths to JSON/TOML-friendly values."""
     if hasattr(value, "tolist"):
+        count = value.numel() if hasattr(value, "numel") else getattr(value, "size", 1)
+        if count > _MAX_INLINE:
+            return f"<array of shape {tuple(value.shape)}>"
         return plain(value.tolist())
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}

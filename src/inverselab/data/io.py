@@ -34,7 +34,7 @@ class CTScan:
     angles_deg : numpy.ndarray
         Source angles in degrees as stored in the file.
     name : str
-        Project name from the file (e.g. ``"htc2022_ta_"``).
+        The file name without its suffix (e.g. ``"ta_category7"``).
     parameters : dict
         All numeric and text parameters of the file.
     """
@@ -127,7 +127,7 @@ def read_htc2022(path: str | Path, image_size: int = 512) -> CTScan:
         sinogram=torch.from_numpy(sino.copy())[None, None],
         operator=op,
         angles_deg=angles,
-        name=str(params.get("projectName", path.stem)),
+        name=path.stem,
         parameters=params,
     )
 

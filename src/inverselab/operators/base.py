@@ -176,7 +176,13 @@ class LinearOperator(Operator):
     Subclasses implement :meth:`_forward` and :meth:`_adjoint`, and may override
     :meth:`_normal` where ``A^H A`` has a cheaper form. The adjoint is taken with respect to the
     real inner product ``Re <x, y>`` when domain or range is real, and the complex one otherwise.
+
+    ``nonnegative`` is True for operators whose matrix has only nonnegative entries (X-ray
+    transforms, blurs with nonnegative kernels, masks); solvers may then use diagonal
+    preconditioners built from ``A 1`` and ``A^T 1``.
     """
+
+    nonnegative: bool = False
 
     def adjoint(self, y: Tensor) -> Tensor:
         """Apply the adjoint ``A^H`` to a batch ``(B, *range_shape)``."""

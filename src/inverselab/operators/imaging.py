@@ -109,6 +109,7 @@ class Blur(_FourierFilter):
         if not bool(torch.isfinite(kernel).all()):
             raise InputError("kernel holds NaN or infinite values")
         self.register_buffer("kernel", kernel, persistent=False)
+        self.nonnegative = bool((kernel >= 0).all())
         h, w = shape[1:]
         kh, kw = kernel.shape
         self.pad = (kh // 2, kw // 2) if boundary == "zero" else (0, 0)
@@ -168,6 +169,8 @@ class Inpainting(LinearOperator):
         shape = tuple(mask.shape)
         super().__init__(shape, shape)
         self.register_buffer("mask", (mask != 0).to(torch.float64), persistent=False)
+
+    nonnegative = True
 
     @classmethod
     def random(cls, shape: int | Sequence[int], fraction: float, seed: int = 0) -> Inpainting:
@@ -233,6 +236,8 @@ class Downsampling(_FourierFilter):
         else:
             kernel = torch.ones(1, 1, dtype=torch.float64)
         self.register_buffer("transfer", _centred_transfer(kernel, (h, w)), persistent=False)
+
+    nonnegative = True
 
     def _forward(self, x: Tensor) -> Tensor:
         f = self.factor

@@ -75,6 +75,8 @@ def _angles(angles: int | Sequence[float] | Tensor | np.ndarray, period: float) 
 class _RayTransform(LinearOperator):
     """Shared machinery of the 2-D X-ray transforms: rays -> sparse Joseph matrix."""
 
+    nonnegative = True
+
     def __init__(
         self,
         image_size: int | Sequence[int],
@@ -308,8 +310,8 @@ class _RayTransform(LinearOperator):
             "image_shape": list(self.image_shape),
             "n_angles": int(self.angles.numel()),
             "angle_range_deg": [
-                float(np.rad2deg(self.angles.min())),
-                float(np.rad2deg(self.angles.max())),
+                math.degrees(float(self.angles.min())),
+                math.degrees(float(self.angles.max())),
             ],
             "n_detectors": self.n_detectors,
             "detector_spacing": self.detector_spacing,

@@ -104,11 +104,10 @@ class Wavelet2D(LinearOperator):
         self.wavelet = wavelet
         taps = len(dec_lo)
         h, w = shape[1:]
-        if levels is None:
-            levels = 0
-            while h % (2 ** (levels + 1)) == 0 and w % (2 ** (levels + 1)) == 0 and min(h, w) >> (levels + 1) >= taps:
+        if levels is None:  # deepest level whose coarsest band is divisible and >= the filter
+            levels = 1
+            while all(s % 2 ** (levels + 1) == 0 and s >> (levels + 1) >= taps for s in (h, w)):
                 levels += 1
-            levels = max(levels, 1)
         if levels < 1 or h % (2**levels) or w % (2**levels):
             raise InputError(
                 f"image size ({h}, {w}) must be divisible by 2**levels = {2 ** levels}: pad the image or "

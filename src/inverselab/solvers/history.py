@@ -18,6 +18,8 @@ Tensor = torch.Tensor
 
 __all__ = ["History", "progress"]
 
+Bounds = tuple[float | Tensor | None, float | Tensor | None] | None
+
 _PROGRESS: ContextVar[str | None] = ContextVar("inverselab_progress", default=None)
 
 
@@ -116,11 +118,11 @@ class Monitor:
         self._elapsed = 0.0
         self._start = time.perf_counter()
 
-    def step(self, k: int, x: Tensor, x_prev: Tensor, criterion: float | None = None) -> bool:
+    def step(self, k: int, x: Tensor, x_prev: Tensor | None = None, criterion: float | None = None) -> bool:
         """Record iteration ``k`` (0-based); return True when the solver should stop.
 
-        ``criterion`` replaces the default stopping criterion (the relative change from
-        ``x_prev``) when given.
+        The stopping criterion is the relative change from ``x_prev``, or ``criterion`` when
+        given.
         """
         from ..metrics import psnr
 
@@ -152,8 +154,15 @@ class Monitor:
         return stop
 
 
-def prepare(op: Operator, y: Tensor, truth: Tensor | None = None, x0: Tensor | None = None) -> Tensor:
-    """Check a measurement batch (shape, dtype, finiteness) against ``op``; returns it."""
+def prepare(
+    op: Operator,
+    y: Tensor,
+    truth: Tensor | None = None,
+    x0: Tensor | None = None,
+    bounds: Bounds = None,
+) -> Tensor:
+    """Check a measurement batch (shape, dtype, finiteness), optional truth/start and box
+    bounds against ``op``; returns the measurement."""
     y = op._check(y, op.range_shape, op.range_complex, "measurement")
     check_finite("measurement y", y)
     for name, t in (("truth", truth), ("x0", x0)):
@@ -164,16 +173,21 @@ def prepare(op: Operator, y: Tensor, truth: Tensor | None = None, x0: Tensor | N
                     f"{y.shape[0]}, got {tuple(t.shape)}"
                 )
             check_finite(name, t)
+    if bounds is not None:
+        if op.domain_complex:
+            raise InputError("bounds apply to real images only; this operator's domain is complex")
+        lo, hi = bounds
+        if lo is not None and hi is not None and bool(torch.any(torch.as_tensor(lo) > torch.as_tensor(hi))):
+            raise InputError("bounds must satisfy lower <= upper everywhere")
     return y
 
 
-def project(x: Tensor, bounds: tuple[float | None, float | None] | None) -> Tensor:
-    """Clamp to ``bounds = (lower, upper)`` (either may be None); no-op without bounds."""
+def project(x: Tensor, bounds: Bounds) -> Tensor:
+    """Clamp to ``bounds = (lower, upper)``; either may be None, a number, or a tensor that
+    broadcasts against ``x`` (e.g. a support mask times a maximum). No-op without bounds."""
     if bounds is None:
         return x
     lo, hi = bounds
-    if lo is not None and hi is not None and lo > hi:
-        raise InputError(f"bounds must satisfy lower <= upper, got {bounds}")
-    if x.is_complex():
-        raise InputError("bounds apply to real images only")
+    if isinstance(lo, Tensor) or isinstance(hi, Tensor):
+        lo, hi = (None if b is None else torch.as_tensor(b, dtype=x.dtype, device=x.device) for b in bounds)
     return x.clamp(min=lo, max=hi)

@@ -67,14 +67,13 @@ def cg(
     for k in range(int(iters)):
         mp = apply(p)
         alpha = _safe_div(rr, batch_dot(p, mp))
-        x_prev = x
         x = x + per_sample(alpha, x) * p
         r = r - per_sample(alpha, r) * mp
         rr_new = batch_dot(r, r)
         p = r + per_sample(_safe_div(rr_new, rr), p) * p
         rr = rr_new
         residual = float((rr.clamp(min=0).sqrt() / b_norm).max())
-        if monitor.step(k, x, x_prev, criterion=residual):
+        if monitor.step(k, x, criterion=residual):
             break
     return x, monitor.history
 

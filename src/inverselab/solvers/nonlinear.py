@@ -16,7 +16,7 @@ from .._tensor import batch_norm
 from ..errors import InputError, check_choice, check_nonnegative, check_positive
 from ..operators.base import Operator
 from ..regularizers import Tikhonov, TotalVariation
-from .history import History, Monitor, prepare, project
+from .history import Bounds, History, Monitor, prepare, project
 
 Tensor = torch.Tensor
 
@@ -44,7 +44,7 @@ def minimize(
     iters: int = 100,
     tol: float = 1e-7,
     lr: float = 1e-2,
-    bounds: tuple[float | None, float | None] | None = None,
+    bounds: Bounds = None,
     truth: Tensor | None = None,
     data_range: float | None = None,
 ) -> tuple[Tensor, History]:
@@ -73,7 +73,7 @@ def minimize(
     truth, data_range
         Optional ground truth for the PSNR history.
     """
-    y = prepare(op, y, truth, x0)
+    y = prepare(op, y, truth, x0, bounds)
     check_nonnegative("lam", lam)
     check_positive("lr", lr)
     check_choice("optimiser", method, ("lbfgs", "adam"))

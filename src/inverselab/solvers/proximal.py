@@ -11,15 +11,14 @@ from __future__ import annotations
 import torch
 
 from .._tensor import batch_norm
-from ..errors import check_nonnegative, check_positive
+from ..errors import InputError, check_nonnegative, check_positive
 from ..operators.base import LinearOperator
 from ..operators.gradient import Gradient
 from ..regularizers import L1Wavelet, TotalVariation, project_l2_ball
-from .history import History, Monitor, prepare, project
+from .history import Bounds, History, Monitor, prepare, project
 from .linear import cg
 
 Tensor = torch.Tensor
-Bounds = tuple[float | None, float | None] | None
 
 __all__ = ["tv_pdhg", "tv_admm", "fista", "wavelet_fista"]
 
@@ -46,12 +45,15 @@ def tv_pdhg(
     data_range: float | None = None,
     step_ratio: float = 1.0,
     adaptive: bool = True,
+    preconditioned: bool = False,
 ) -> tuple[Tensor, History]:
     """Isotropic TV by the primal-dual hybrid gradient method (Chambolle and Pock 2011).
 
-    Solves ``min_x ||A x - y||^2 / 2 + lam TV(x)`` subject to ``x`` in ``bounds``, with
-    ``K = [A / ||A||; D]``, ``tau = step_ratio / ||K||`` and ``sigma = 1 / (step_ratio ||K||)``
-    where ``||K||^2 <= 1 + 8``.
+    Solves ``min_x ||A x - y||^2 / 2 + lam TV(x)`` subject to ``x`` in ``bounds`` with
+    ``K = [A; D]``. Step sizes are either diagonal (Pock and Chambolle 2011: inverse row and
+    column sums of ``|K|``, for operators with nonnegative entries such as the X-ray
+    transforms and blurs), or scalar with ``A`` normalised by its norm: ``tau = step_ratio /
+    ||K||``, ``sigma = 1 / (step_ratio ||K||)``, ``||K||^2 <= 1 + 8``.
 
     Parameters
     ----------
@@ -75,6 +77,10 @@ def tv_pdhg(
         Rebalance the steps from the primal and dual residuals (Goldstein, Li and Yuan 2015;
         the product ``tau * sigma`` is kept, so convergence is preserved). Makes the solver
         insensitive to the scaling of the problem.
+    preconditioned : bool
+        Diagonal step sizes; only for operators that declare nonnegative entries
+        (``op.nonnegative``, e.g. the X-ray transforms). Often faster on real scans with
+        uneven ray coverage; the scalar steps suit the well-scaled presets.
 
     Returns
     -------
@@ -82,44 +88,56 @@ def tv_pdhg(
         ``(B, *op.domain_shape)``.
     history : History
     """
-    y = prepare(op, y, truth, x0)
+    y = prepare(op, y, truth, x0, bounds)
     check_nonnegative("lam", lam)
     check_positive("step_ratio", step_ratio)
-    scale = op.norm()
     grad = Gradient(op.domain_shape, op.domain_complex)
+    if preconditioned:
+        if not op.nonnegative:
+            raise InputError(f"diagonal preconditioning needs an operator with nonnegative entries; {op.name} is not")
+        # Pock and Chambolle (2011), alpha = 1: sigma_i = 1 / sum_j |K_ij|, tau_j = 1 / sum_i |K_ij|;
+        # the gradient contributes 2 per row and at most 4 per column
+        scale, lam_s = 1.0, lam
+        ones = torch.ones((1, *op.domain_shape), dtype=y.dtype, device=y.device)
+        rows = op(ones)
+        sigma_a = torch.where(rows > 0, 1 / rows.clamp(min=torch.finfo(y.dtype).tiny), torch.zeros_like(rows))
+        sigma_a, sigma_d = sigma_a / step_ratio, 0.5 / step_ratio
+        tau = step_ratio / (op.adjoint(torch.ones_like(rows)) + 4)
+    else:
+        scale = op.norm()
+        lam_s = lam / scale**2
+        k_norm = (1 + Gradient.NORM_BOUND**2) ** 0.5
+        tau, sigma_a = step_ratio / k_norm, 1 / (step_ratio * k_norm)
+        sigma_d = sigma_a
     y_s = y / scale
-    lam_s = lam / scale**2
-    k_norm = (1 + Gradient.NORM_BOUND**2) ** 0.5
-    tau, sigma = step_ratio / k_norm, 1 / (step_ratio * k_norm)
     alpha = 0.5  # adaptation strength (Goldstein et al. 2015), decays by 0.95 per change
     x = project(_zeros(op, y) if x0 is None else x0.clone(), bounds)
     p = torch.zeros_like(y)
     q = grad(x).zero_()
-    # K x is kept and K x_bar = 2 K x_new - K x formed by linearity, and K^H (p, q) is kept
-    # for the residuals: one application of K and one of K^H per iteration.
+    # K x is kept and K x_bar = 2 K x_new - K x formed by linearity: one application of K and
+    # one of K^H per iteration.
     ax, gx = op(x) / scale, grad(x)
     ax_bar, gx_bar = ax, gx
-    kt = torch.zeros_like(x)
     monitor = Monitor(iters, tol, _tv_objective(op, y, lam), truth, data_range)
     with torch.no_grad():
         for k in range(int(iters)):
-            p_new = (p + sigma * (ax_bar - y_s)) / (1 + sigma)
-            q_new = project_l2_ball(q + sigma * gx_bar, lam_s)
-            kt_new = op.adjoint(p_new) / scale + grad.adjoint(q_new)
-            x_new = project(x - tau * kt_new, bounds)
+            p_new = (p + sigma_a * (ax_bar - y_s)) / (1 + sigma_a)
+            q_new = project_l2_ball(q + sigma_d * gx_bar, lam_s)
+            x_new = project(x - tau * (op.adjoint(p_new) / scale + grad.adjoint(q_new)), bounds)
             ax_new, gx_new = op(x_new) / scale, grad(x_new)
-            if adaptive and (k < 50 or k % 10 == 0):  # adaptation matters early; then check rarely
-                primal = batch_norm((x - x_new) / tau - (kt - kt_new)).square().sum().sqrt()
+            if adaptive and (k < 200 or k % 10 == 0):  # adaptation matters early; then check rarely
+                # optimality residuals of this dual-first ordering (the primal step already
+                # used the new dual, so its residual has no K^H term)
+                primal = batch_norm((x - x_new) / tau).square().sum().sqrt()
                 dual = (
-                    batch_norm((p - p_new) / sigma - (ax_bar - ax_new)).square().sum()
-                    + batch_norm((q - q_new) / sigma - (gx_bar - gx_new)).square().sum()
+                    batch_norm((p - p_new) / sigma_a - (ax_new - ax_bar)).square().sum()
+                    + batch_norm((q - q_new) / sigma_d - (gx_new - gx_bar)).square().sum()
                 ).sqrt()
-                if primal > 2 * dual:
-                    tau, sigma, alpha = tau / (1 - alpha), sigma * (1 - alpha), alpha * 0.95
-                elif dual > 2 * primal:
-                    tau, sigma, alpha = tau * (1 - alpha), sigma / (1 - alpha), alpha * 0.95
+                if primal > 1.5 * dual or dual > 1.5 * primal:
+                    factor = 1 / (1 - alpha) if primal > dual else 1 - alpha
+                    tau, sigma_a, sigma_d, alpha = tau * factor, sigma_a / factor, sigma_d / factor, alpha * 0.95
             ax_bar, gx_bar = 2 * ax_new - ax, 2 * gx_new - gx
-            x_prev, x, p, q, kt, ax, gx = x, x_new, p_new, q_new, kt_new, ax_new, gx_new
+            x_prev, x, p, q, ax, gx = x, x_new, p_new, q_new, ax_new, gx_new
             if monitor.step(k, x, x_prev):
                 break
     return x, monitor.history
@@ -152,7 +170,7 @@ def tv_admm(
     cg_iters : int
         CG iterations per x-update.
     """
-    y = prepare(op, y, truth, x0)
+    y = prepare(op, y, truth, x0, bounds)
     check_nonnegative("lam", lam)
     check_positive("rho", rho)
     scale = op.norm()
