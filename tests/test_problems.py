@@ -98,3 +98,14 @@ def test_default_regularised_method_beats_baseline(name):
     base = np.mean(p.evaluate(p.baseline(y), x)["psnr"])
     est, hist = p.reconstruct(y)
     assert np.mean(p.evaluate(est, x)["psnr"]) > base + 0.5
+
+
+@pytest.mark.parametrize("name", ["inpaint", "cs"])
+def test_tv_admm_defaults_reach_the_pdhg_solution(name):
+    """Both TV solvers minimise the same objective; ADMM's defaults must get there too."""
+    p = il.make_problem(name, size=64)
+    x = p.sample_truth(2, seed=3)
+    y = p.simulate(x, seed=4)
+    pdhg = np.mean(p.evaluate(p.reconstruct(y, "tv")[0], x)["psnr"])
+    admm = np.mean(p.evaluate(p.reconstruct(y, "tv-admm")[0], x)["psnr"])
+    assert abs(admm - pdhg) < 0.3, (admm, pdhg)

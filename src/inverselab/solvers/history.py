@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,7 +115,9 @@ class Monitor:
         if _PROGRESS.get() is not None:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.iters, desc=_PROGRESS.get(), leave=False, unit="it")
+            # redirected output (logs, CI) gets an update every 10 s instead of a stream of them
+            interval = 0.1 if sys.stderr.isatty() else 10.0
+            self._bar = tqdm(total=self.iters, desc=_PROGRESS.get(), leave=False, unit="it", mininterval=interval)
         self._elapsed = 0.0
         self._start = time.perf_counter()
 

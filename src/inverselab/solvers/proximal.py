@@ -150,7 +150,7 @@ def tv_admm(
     iters: int = 100,
     tol: float = 1e-5,
     bounds: Bounds = None,
-    rho: float = 1.0,
+    rho: float = 0.1,
     cg_iters: int = 10,
     x0: Tensor | None = None,
     truth: Tensor | None = None,
@@ -166,7 +166,8 @@ def tv_admm(
     op, y, lam, iters, tol, bounds, x0, truth, data_range
         As for :func:`tv_pdhg`.
     rho : float
-        Penalty parameter, in units of the normalised problem (``||A|| = 1``).
+        Penalty parameter, in units of the normalised problem (``||A|| = 1``); 0.1 converged
+        within 100 iterations on every preset (1 did not on inpainting and compressed sensing).
     cg_iters : int
         CG iterations per x-update.
     """
