@@ -20,7 +20,7 @@ def environment() -> dict:
     """Versions, threads and commit, recorded with every result."""
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
         ).stdout.strip()
     except OSError:
         commit = ""

@@ -17,11 +17,9 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 
 from _common import RESULTS, save
-from inverselab.data import read_htc2022
+from inverselab.data import read_htc2022, read_segmentation
 from inverselab.problems.real import (
     ACRYLIC_UPPER_BOUND,
     disc_mask,
@@ -56,7 +54,7 @@ def main() -> None:
     rows = []
     for file, phantom, arc in SCANS:
         scan = read_htc2022(args.data / file, image_size=args.size)
-        truth = torch.from_numpy(np.load(args.data / f"{phantom}_groundtruth.npy").astype(np.float64))[None, None]
+        truth = read_segmentation(args.data / f"{phantom}_groundtruth.npy")
         y = scan.sinogram.float()
         estimates, scores = {}, {}
         for label, support, method in (("fbp", True, "fbp"), ("tv, no support", False, "tv"), ("tv", True, "tv")):

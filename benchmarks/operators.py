@@ -19,7 +19,6 @@ import gc
 import math
 import time
 
-import numpy as np
 import torch
 
 import peers

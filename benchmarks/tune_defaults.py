@@ -12,14 +12,12 @@ Prints, per problem and method, the PSNR for each weight and the best weight; wr
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 import inverselab as il
-from inverselab.runs import write_json_atomic
+from _common import save
 
 FACTORS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -49,8 +47,7 @@ def main() -> None:
             results[name][method] = {"sweep": rows, "best_lam": best[0], "best_psnr": best[1]}
             print(f"{name:12s} {method:9s} " + " ".join(f"{lam:.3g}:{ps:.2f}" for lam, ps, _ in rows)
                   + f"  -> best lam {best[0]:.3g} ({best[1]:.2f} dB)", flush=True)
-    out = Path(__file__).parent / "results" / "tune_defaults.json"
-    write_json_atomic(out, {"config": vars(args), "factors": FACTORS, "results": results})
+    print(f"-> {save('tune_defaults', {'config': vars(args), 'factors': FACTORS, 'results': results})}")
 
 
 if __name__ == "__main__":

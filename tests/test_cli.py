@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from inverselab.cli import main
@@ -50,6 +51,8 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
         (["solve", "ct-parallel", "--method", "magic", "--out", "x"], "unknown method 'magic'"),
         (["solve", "ct-parallel", "--set", "noise=-1", "--out", "x"], "noise must be a finite number >= 0"),
         (["solve", "deblur", "--param", "lambda=1", "--out", "x"], "has no parameter 'lambda'"),
+        (["solve", "ct-parallel", "--n", "1", "--param", "bounds=0", "--out", "x"], "bounds must be a pair"),
+        (["ct-file", "scan.mat", "--size", "0", "--out", "x"], "image size must be an integer of at least 2"),
         (["solve", "ct-parallel"], "required: --out"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -88,3 +91,12 @@ def test_large_arrays_are_described_not_dumped():
 
     out = plain({"small": torch.zeros(3), "big": torch.zeros(1, 1, 64, 64)})
     assert out == {"small": [0.0, 0.0, 0.0], "big": "<array of shape (1, 1, 64, 64)>"}
+
+
+@pytest.mark.parametrize("array", [np.zeros((1, 8, 8)), np.zeros((8, 6))])
+def test_bad_truth_is_refused_before_the_reconstruction(array, tmp_path):
+    truth = tmp_path / "truth.npy"
+    np.save(truth, array)
+    result = run_cli("ct-file", str(tmp_path / "missing.mat"), "--truth", str(truth), "--out", str(tmp_path / "o"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "square 2-D" in result.stderr and len(result.stderr.strip().splitlines()) == 1

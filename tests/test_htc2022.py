@@ -6,11 +6,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import data_file
 from inverselab.cli import main
-from inverselab.data import read_htc2022
+from inverselab.data import read_htc2022, read_segmentation
 from inverselab.problems.real import fit_disc, scan_problem, score_segmentation
 
 HTC = ("ct", "htc2022")
@@ -32,7 +31,7 @@ def test_tv_on_90_degree_tb_reaches_mcc_090():
     """Issue requirement: tb at 90 degrees reaches MCC >= 0.9 with TV (here on a 256 grid,
     scored against the 512 ground truth; benchmarks/htc2022.py runs the 512 grid)."""
     scan = read_htc2022(data_file(*HTC, "tb_subsample_90.mat"), image_size=256)
-    truth = torch.from_numpy(np.load(data_file(*HTC, "tb_groundtruth.npy")).astype(np.float64))[None, None]
+    truth = read_segmentation(data_file(*HTC, "tb_groundtruth.npy"))
     problem = scan_problem(scan)
     y = scan.sinogram.float()
     x_tv, hist = problem.reconstruct(y, "tv")

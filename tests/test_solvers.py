@@ -162,8 +162,16 @@ def test_diagonal_preconditioning_reaches_the_same_tv_minimum():
     assert op.nonnegative
     a, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=False)
     b, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=True, adaptive=False)
-    fa, fb = objective(op, y, 0.02, a), objective(op, y, 0.02, b)
-    assert abs(fa - fb) / fa < 1e-4
+    c, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=True, adaptive=True)
+    fa, fb, fc = (objective(op, y, 0.02, t) for t in (a, b, c))
+    assert abs(fa - fb) / fa < 1e-4 and abs(fa - fc) / fa < 1e-4
+    # rays that miss the image (zero rows of a CT matrix) must not switch the step adaptation off
+    ct = ParallelBeam2D(16, 12)
+    assert bool((ct(torch.ones(1, 1, 16, 16)) == 0).any())
+    yc = ct(x[:, :, ::2, ::2])
+    fixed, _ = solvers.tv_pdhg(ct, yc, 0.02, iters=20, preconditioned=True, adaptive=False)
+    adapted, _ = solvers.tv_pdhg(ct, yc, 0.02, iters=20, preconditioned=True, adaptive=True)
+    assert torch.isfinite(adapted).all() and (fixed - adapted).abs().max() > 1e-4
     from inverselab.operators import CompressedSensing
 
     cs = CompressedSensing((1, 8, 8), 20)

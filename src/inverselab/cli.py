@@ -1,4 +1,4 @@
-"""The ``inverselab`` command line: list, solve, demo.
+"""The ``inverselab`` command line: list, solve, ct-file, demo.
 
 Bad input (unknown problem, method or parameter, malformed ``key=value``, unreadable file)
 prints one line on stderr naming the fix and exits with code 2.
@@ -196,10 +196,7 @@ def cmd_demo(args) -> int:
 
 def cmd_ct_file(args) -> int:
     """Reconstruct a measured HTC2022 sinogram; segment and score it when a truth is given."""
-    import numpy as np
-    import torch
-
-    from .data import read_htc2022
+    from .data import read_htc2022, read_segmentation
     from .methods import make_method
     from .problems.real import scan_problem, score_segmentation, segment
     from .report import save_image
@@ -207,16 +204,8 @@ def cmd_ct_file(args) -> int:
     from .solvers import progress
 
     params = _pairs(args.param, "--param", parse=True)
+    truth = read_segmentation(args.truth) if args.truth else None  # checked before the long solve
     scan = read_htc2022(args.file, image_size=args.size)
-    truth = None
-    if args.truth:
-        path = Path(args.truth)
-        if not path.is_file():
-            raise FileNotFoundError(2, "ground truth not found", str(path))
-        try:
-            truth = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float64))[None, None]
-        except ValueError as exc:
-            raise _UsageError(f"cannot read {path} as a .npy array ({exc})") from None
     problem = scan_problem(scan, support=not args.no_support)
     method = make_method(args.method, problem, **params)
     start = time.perf_counter()
@@ -264,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ct-file", help="reconstruct a measured HTC2022 .mat sinogram (FBP or TV)")
     p.add_argument("file", help="HTC2022 .mat file (MATLAB v5 or v7.3)")
-    p.add_argument("--method", default="tv", help="fbp, tikhonov or tv")
+    p.add_argument("--method", default="tv", help="baseline, fbp, tikhonov, tv or tv-admm")
     p.add_argument("--size", type=int, default=512, help="reconstruction grid (512 = organisers' grid)")
     p.add_argument("--truth", help="ground-truth segmentation .npy: report the MCC of the Otsu segmentation")
     p.add_argument("--no-support", action="store_true", help="do not constrain TV to the disc fitted to the data")

@@ -1,5 +1,5 @@
 """Ground truths (phantoms, natural images) and readers for real data files."""
 
 from .images import NATURAL_IMAGES, natural_image, natural_images
-from .io import CTScan, read_cfl, read_htc2022, read_kspace, read_velocity_model
+from .io import CTScan, read_cfl, read_htc2022, read_kspace, read_segmentation, read_velocity_model
 from .phantoms import brain_phantom, ellipses, random_ellipses, shepp_logan

@@ -18,7 +18,7 @@ from ..operators.tomography import FanBeam2D
 
 Tensor = torch.Tensor
 
-__all__ = ["CTScan", "read_htc2022", "read_kspace", "read_cfl", "read_velocity_model"]
+__all__ = ["CTScan", "read_htc2022", "read_segmentation", "read_kspace", "read_cfl", "read_velocity_model"]
 
 
 @dataclass
@@ -94,6 +94,8 @@ def read_htc2022(path: str | Path, image_size: int = 512) -> CTScan:
     image_size : int
         Reconstruction grid size.
     """
+    if not isinstance(image_size, int) or image_size < 2:
+        raise InputError(f"image size must be an integer of at least 2, got {image_size!r}")
     path = _check_file(path)
     try:
         with open(path, "rb") as fh:
@@ -130,6 +132,26 @@ def read_htc2022(path: str | Path, image_size: int = 512) -> CTScan:
         name=path.stem,
         parameters=params,
     )
+
+
+def read_segmentation(path: str | Path) -> Tensor:
+    """Read a square 2-D ground-truth segmentation from ``.npy`` (no pickles), e.g. the
+    HTC2022 ``ta_groundtruth.npy``.
+
+    Returns
+    -------
+    Tensor
+        ``(1, 1, n, n)`` float64 (nonzero = material).
+    """
+    path = _check_file(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises several kinds on corrupt or pickled files
+        raise InputError(f"cannot read {path} as a .npy array ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[0] != data.shape[1]:
+        shape = getattr(data, "shape", "an archive")
+        raise InputError(f"{path} holds {shape}; a segmentation must be a square 2-D .npy array")
+    return torch.from_numpy(data.astype(np.float64))[None, None]
 
 
 def read_cfl(path: str | Path) -> np.ndarray:

@@ -537,7 +537,7 @@ def fbp(
     if not 0 < cutoff <= 1:
         raise InputError(f"cutoff must be in (0, 1], got {cutoff}")
     y = op._check(y, op.range_shape, False, "sinogram")
-    b, v, d = y.shape[0], op.range_shape[1], op.range_shape[2]
+    b, d = y.shape[0], op.range_shape[2]
     spacing = op.detector_spacing / op._magnification()
     response = torch.as_tensor(
         _ramp_response(d, spacing, filter, cutoff), dtype=y.dtype, device=y.device

@@ -177,6 +177,8 @@ def prepare(
                 )
             check_finite(name, t)
     if bounds is not None:
+        if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+            raise InputError(f"bounds must be a pair (lower, upper), either may be None; got {bounds!r}")
         if op.domain_complex:
             raise InputError("bounds apply to real images only; this operator's domain is complex")
         lo, hi = bounds

@@ -100,7 +100,9 @@ def tv_pdhg(
         scale, lam_s = 1.0, lam
         ones = torch.ones((1, *op.domain_shape), dtype=y.dtype, device=y.device)
         rows = op(ones)
-        sigma_a = torch.where(rows > 0, 1 / rows.clamp(min=torch.finfo(y.dtype).tiny), torch.zeros_like(rows))
+        # a ray that misses the image has a zero row: any dual step is admissible there (it
+        # never reaches x); 1 keeps the residuals of the step adaptation finite
+        sigma_a = torch.where(rows > 0, 1 / rows.clamp(min=torch.finfo(y.dtype).tiny), torch.ones_like(rows))
         sigma_a, sigma_d = sigma_a / step_ratio, 0.5 / step_ratio
         tau = step_ratio / (op.adjoint(torch.ones_like(rows)) + 4)
     else:
