@@ -20,6 +20,12 @@ __all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml"
 _MAX_INLINE = 256  # larger arrays are described, not written, in configs and results
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file + rename)."""
     path = Path(path)
@@ -30,6 +36,7 @@ def write_atomic(path: str | Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
