@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import time
@@ -16,20 +17,25 @@ from inverselab.runs import write_json_atomic
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def environment() -> dict:
-    """Versions, threads and commit, recorded with every result."""
+def _git(*args: str) -> str:
     try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
-        ).stdout.strip()
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=False, cwd=RESULTS.parents[1])
     except OSError:
-        commit = ""
+        return ""
+    return out.stdout.strip()
+
+
+def environment() -> dict:
+    """Versions, threads and commit, recorded with every result. The commit gets "-dirty"
+    when tracked code differs from it (result files written by earlier runs do not count)."""
+    changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results")
+    commit = _git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
-        "processor_count": __import__("os").cpu_count(),
+        "processor_count": os.cpu_count(),
         "commit": commit,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
