@@ -67,6 +67,28 @@ def _angles(views: int, angle_range: float) -> np.ndarray:
     return np.deg2rad(angle_range) * np.arange(views) / views
 
 
+def _ct_problem(
+    name: str, op: ParallelBeam2D | FanBeam2D, noise: float, photons: float | None, phantom: str, wavelet_lam: float
+) -> Problem:
+    """A CT problem on ``op``: FBP (Hann) baseline and the tuned classical methods."""
+    size = op.domain_shape[-1]
+    return Problem(
+        name=name,
+        operator=op,
+        noise=_ct_noise(noise, photons, size),
+        truth_sampler=_sampler(phantom, size),
+        baseline_fn=lambda y: fbp(op, y, filter="hann"),
+        config={},
+        methods={
+            "fbp": {"filter": "hann"},
+            "tikhonov": {"lam": 150.0, "reg": "gradient", "iters": 100},
+            "tv": {"lam": 6.0, "iters": 300, "bounds": (0.0, None), "step_ratio": 3.0, "adaptive": False},
+            "wavelet": {"lam": wavelet_lam, "iters": 300},
+        },
+        default_method="tv",
+    )
+
+
 @register("ct-parallel", "parallel-beam CT of random ellipses (Adler-Öktem style); FBP baseline")
 def ct_parallel(
     size: int = 128,
@@ -89,21 +111,7 @@ def ct_parallel(
     """
     _check_size(size)
     op = ParallelBeam2D(size, _angles(views, angle_range), detectors)
-    return Problem(
-        name="ct-parallel",
-        operator=op,
-        noise=_ct_noise(noise, photons, size),
-        truth_sampler=_sampler(phantom, size),
-        baseline_fn=lambda y: fbp(op, y, filter="hann"),
-        config={},
-        methods={
-            "fbp": {"filter": "hann"},
-            "tikhonov": {"lam": 150.0, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 6.0, "iters": 300, "bounds": (0.0, None), "step_ratio": 3.0, "adaptive": False},
-            "wavelet": {"lam": 10.0, "iters": 300},
-        },
-        default_method="tv",
-    )
+    return _ct_problem("ct-parallel", op, noise, photons, phantom, wavelet_lam=10.0)
 
 
 @register("ct-fan", "flat-detector fan-beam CT of random ellipses; FBP baseline")
@@ -128,21 +136,7 @@ def ct_fan(
         source_origin=source_origin,
         source_detector=source_detector,
     )
-    return Problem(
-        name="ct-fan",
-        operator=op,
-        noise=_ct_noise(noise, photons, size),
-        truth_sampler=_sampler(phantom, size),
-        baseline_fn=lambda y: fbp(op, y, filter="hann"),
-        config={},
-        methods={
-            "fbp": {"filter": "hann"},
-            "tikhonov": {"lam": 150.0, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 6.0, "iters": 300, "bounds": (0.0, None), "step_ratio": 3.0, "adaptive": False},
-            "wavelet": {"lam": 20.0, "iters": 300},
-        },
-        default_method="tv",
-    )
+    return _ct_problem("ct-fan", op, noise, photons, phantom, wavelet_lam=20.0)
 
 
 @register("mri", "Cartesian MRI (single or multi-coil) of complex brain-like phantoms; zero-filled baseline")
