@@ -65,16 +65,6 @@ def test_bad_input_gives_one_line_and_exit_2(args, message, tmp_path):
     assert message in lines[0] and "Traceback" not in result.stderr
 
 
-def test_demo_prints_table(tmp_path, capsys):
-    assert main(["demo", "--n", "2", "--size", "32", "--out", str(tmp_path / "demo")]) == 0
-    out = capsys.readouterr().out
-    for method in ("fbp", "tikhonov", "wavelet", "tv"):
-        assert method in out
-    rows = json.loads((tmp_path / "demo" / "metrics.json").read_text())["rows"]
-    assert {r["method"] for r in rows} == {"fbp", "tikhonov", "wavelet", "tv"}
-    assert (tmp_path / "demo" / "figures" / "comparison.png").exists()
-
-
 def test_bad_file_gives_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "scan.mat"
     bad.write_bytes(b"not a MATLAB file at all")

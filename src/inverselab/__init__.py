@@ -22,6 +22,7 @@ _SUBMODULES = {
     "errors",
     "methods",
     "metrics",
+    "models",
     "noise",
     "operators",
     "problems",
@@ -29,6 +30,7 @@ _SUBMODULES = {
     "report",
     "runs",
     "solvers",
+    "training",
 }
 _ATTRIBUTES = {
     "make_problem": "problems",

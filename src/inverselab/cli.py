@@ -1,4 +1,4 @@
-"""The ``inverselab`` command line: list, solve, ct-file, demo.
+"""The ``inverselab`` command line: list, solve, ct-file, train, evaluate, report, data, demo.
 
 Bad input (unknown problem, method or parameter, malformed ``key=value``, unreadable file)
 prints one line on stderr naming the fix and exits with code 2.
@@ -55,38 +55,6 @@ def _pairs(items: Sequence[str] | None, flag: str, parse: bool) -> dict:
     return out
 
 
-def _versions() -> dict:
-    import platform
-
-    import torch
-
-    from . import __version__
-
-    return {
-        "inverselab": __version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-    }
-
-
-def _mean(values: Sequence[float]) -> float:
-    return float(sum(values) / len(values))
-
-
-def _run_method(problem, method_name: str, params: dict, x, y):
-    """Reconstruct with progress; returns (estimate, history, seconds, per-sample metrics)."""
-    from .methods import make_method
-    from .solvers import progress
-
-    method = make_method(method_name, problem, **params)
-    start = time.perf_counter()
-    with progress(method_name):
-        estimate, history = method.reconstruct(y, truth=x)
-    seconds = time.perf_counter() - start
-    return method, estimate, history, seconds, problem.evaluate(estimate, x)
-
-
 def cmd_list(args) -> int:
     from .methods import METHODS, available_methods
     from .problems import list_problems, make_problem, problem_info
@@ -105,92 +73,99 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _print_metrics(m: dict, out) -> None:
+    print(
+        f"{m['problem']} {m['method']}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, "
+        f"rel. error {m['rel_error']:.3f}, {m['seconds_per_sample']:.3g} s/sample -> {out}"
+    )
+
+
 def cmd_solve(args) -> int:
     import torch
 
+    from .jobs import solve_job
     from .problems import make_problem
-    from .report import solve_figures
-    from .runs import write_json_atomic, write_toml_atomic
 
     overrides = _pairs(args.set, "--set", parse=False)
     params = _pairs(args.param, "--param", parse=True)
-    if args.n < 1:
-        raise _UsageError(f"--n must be >= 1, got {args.n}")
     torch.manual_seed(args.seed)
     problem = make_problem(args.problem, **overrides)
-    x = problem.sample_truth(args.n, seed=args.seed, dtype=torch.float64 if args.double else torch.float32)
-    y = problem.simulate(x, seed=args.seed + 1)
-    method, estimate, history, seconds, scores = _run_method(problem, args.method, params, x, y)
-    out = Path(args.out)
-    config = {
-        "problem": problem.config,
-        "method": {"name": method.name, **method.params},
-        "n": args.n,
-        "seed": args.seed,
-        "dtype": str(x.dtype).replace("torch.", ""),
-        "versions": _versions(),
-    }
-    metrics = {
-        "problem": problem.name,
-        "method": method.name,
-        "n": args.n,
-        "psnr": _mean(scores["psnr"]),
-        "ssim": _mean(scores["ssim"]),
-        "rel_error": _mean(scores["rel_error"]),
-        "seconds_per_sample": seconds / args.n,
-        "config": config,
-        "per_sample": scores,
-        "history": history.as_dict(),
-    }
-    write_toml_atomic(out / "config.toml", config)
-    write_json_atomic(out / "metrics.json", metrics)
-    solve_figures(out / "figures", x, y, estimate, history, method.name)
-    print(
-        f"{problem.name} {method.name}: PSNR {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, "
-        f"rel. error {metrics['rel_error']:.3f}, {metrics['seconds_per_sample']:.3g} s/sample -> {out}"
+    dtype = torch.float64 if args.double else torch.float32
+    _print_metrics(solve_job(problem, args.method, params, args.n, args.seed, args.out, dtype), args.out)
+    return 0
+
+
+def _training_settings(args) -> dict:
+    settings = {"batch_size": args.batch_size, "lr": args.lr, "steps_per_epoch": args.steps_per_epoch,
+                "seed": args.seed, "checkpoint_every": args.checkpoint_every}
+    return {k: v for k, v in settings.items() if v is not None}
+
+
+def cmd_train(args) -> int:
+    from .jobs import evaluate_job, train_job
+    from .problems import make_problem
+
+    if (args.epochs is None) == (args.minutes is None):
+        raise _UsageError("give either --epochs E or --minutes M")
+    problem = make_problem(args.problem, **_pairs(args.set, "--set", parse=False))
+    multitask = None
+    if args.multitask:
+        key, sep, values = args.multitask.partition("=")
+        if not sep or "," not in values:
+            raise _UsageError(f"--multitask expects KEY=V1,V2,..., got {args.multitask!r}")
+        multitask = (key, _parse_value(values))
+    train_job(
+        problem,
+        args.model,
+        args.out,
+        options=_pairs(args.option, "--option", parse=True),
+        loss=args.loss,
+        epochs=args.epochs,
+        minutes=args.minutes,
+        curriculum=args.curriculum,
+        multitask=multitask,
+        data=args.data,
+        resume=args.resume,
+        training=_training_settings(args),
     )
+    from .training.distributed import is_main_process
+
+    if is_main_process():  # under torchrun the other ranks stop after training
+        _print_metrics(evaluate_job(args.out, n=args.n, seed=0), args.out)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .jobs import evaluate_job
+
+    metrics = evaluate_job(args.run, n=args.n, seed=args.seed, overrides=_pairs(args.set, "--set", parse=False),
+                           batch_size=args.batch_size, out=args.out)
+    _print_metrics(metrics, args.out or args.run)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    path = build_report(args.runs, args.out, title=args.title)
+    print(f"report with {len(args.runs)} run(s) -> {path}")
+    return 0
+
+
+def cmd_data_generate(args) -> int:
+    from .problems import make_problem
+    from .training import generate_hdf5
+
+    problem = make_problem(args.problem, **_pairs(args.set, "--set", parse=False))
+    path = generate_hdf5(problem, args.n, args.out, offset=args.offset)
+    print(f"{args.n} {problem.name} pairs -> {path}")
     return 0
 
 
 def cmd_demo(args) -> int:
-    """Classical CT comparison on ct-parallel: a table of quality and time per method."""
-    from .problems import make_problem
-    from .report import save_comparison, save_convergence
-    from .runs import write_json_atomic
+    from .demo import run_demo
 
-    problem = make_problem("ct-parallel", size=args.size)
-    x = problem.sample_truth(args.n, seed=args.seed)
-    y = problem.simulate(x, seed=args.seed + 1)
-    rows, estimates, histories = [], {}, {}
-    for name in ("fbp", "tikhonov", "wavelet", "tv"):
-        method, estimate, history, seconds, scores = _run_method(problem, name, {}, x, y)
-        rows.append(
-            {
-                "method": name,
-                "psnr": _mean(scores["psnr"]),
-                "ssim": _mean(scores["ssim"]),
-                "rel_error": _mean(scores["rel_error"]),
-                "seconds_per_sample": seconds / args.n,
-                "params": method.params,
-            }
-        )
-        estimates[name], histories[name] = estimate, history
-    fbp_time = rows[0]["seconds_per_sample"]
-    print(f"ct-parallel, {problem.config['size']}x{problem.config['size']}, {problem.config['views']} views, "
-          f"{problem.config['noise']:.0%} noise, {args.n} random-ellipse phantoms (seed {args.seed})")
-    print(f"{'method':10s} {'PSNR dB':>8s} {'SSIM':>6s} {'rel.err':>8s} {'s/sample':>9s} {'x FBP time':>10s}")
-    for r in rows:
-        print(
-            f"{r['method']:10s} {r['psnr']:8.2f} {r['ssim']:6.3f} {r['rel_error']:8.3f} "
-            f"{r['seconds_per_sample']:9.4f} {r['seconds_per_sample'] / fbp_time:10.0f}"
-        )
-    out = Path(args.out)
-    write_json_atomic(out / "metrics.json", {"problem": problem.config, "n": args.n, "seed": args.seed,
-                                             "rows": rows, "versions": _versions()})
-    save_comparison(out / "figures" / "comparison.png", x, estimates,
-                    {r["method"]: f"{r['psnr']:.2f} dB" for r in rows})
-    save_convergence(out / "figures" / "convergence.png", {k: h for k, h in histories.items() if k != "fbp"})
-    print(f"figures and metrics.json in {out}")
+    run_demo(quick=args.quick, out=args.out, seed=args.seed)
     return 0
 
 
@@ -261,9 +236,57 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_ct_file)
 
-    p = sub.add_parser("demo", help="classical CT comparison table (FBP, Tikhonov, wavelets, TV)")
-    p.add_argument("--n", type=int, default=16)
-    p.add_argument("--size", type=int, default=128)
+    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled) on a problem")
+    p.add_argument("problem", help="problem name (see 'inverselab list')")
+    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled"])
+    p.add_argument("--loss", default="supervised", choices=["supervised", "consistency"],
+                   help="supervised (needs truths) or measurement consistency + TV (no truths)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="training-time budget")
+    budget.add_argument("--epochs", type=int, help="number of epochs (of --steps-per-epoch steps)")
+    p.add_argument("--curriculum", metavar="PARAM", nargs="?", const="noise", choices=["noise", "views", "acceleration"],
+                   help="train easy-to-hard over PARAM (default noise) ending at the problem's value")
+    p.add_argument("--multitask", metavar="KEY=V1,V2,...", help="one network over several settings, e.g. views=30,60,90")
+    p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides")
+    p.add_argument("--option", nargs="*", metavar="KEY=VALUE", help="model options, e.g. width=16 depth=3 dropout=0.1")
+    p.add_argument("--data", help="HDF5 cache of training pairs ('inverselab data generate')")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=32, help="held-out samples scored after training")
+    p.add_argument("--out", required=True, help="run directory")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained run on held-out samples (metrics.json like 'solve')")
+    p.add_argument("run", help="training run directory")
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="evaluate on a changed problem, e.g. noise=0.1")
+    p.add_argument("--batch-size", type=int, default=1, help="images per network call (timing is per image)")
+    p.add_argument("--out", help="where to write metrics.json and figures (default: the run)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="one self-contained HTML report comparing runs")
+    p.add_argument("runs", nargs="+", help="run directories (solve, train or evaluate)")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--title", default="inverselab report")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("data", help="datasets of training pairs")
+    data_sub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    g = data_sub.add_parser("generate", help="simulate pairs into an HDF5 cache (resumable)")
+    g.add_argument("problem")
+    g.add_argument("--n", type=int, required=True)
+    g.add_argument("--out", required=True, help=".h5 file")
+    g.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides")
+    g.add_argument("--offset", type=int, default=0, help="index of the first pair in the training stream")
+    g.set_defaults(func=cmd_data_generate)
+
+    p = sub.add_parser("demo", help="the main job: FBP, TV, U-Net and LPD on CT, with an HTML report")
+    p.add_argument("--quick", action="store_true", help="smaller and shorter (under 2 minutes)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/demo")
     p.set_defaults(func=cmd_demo)

@@ -15,7 +15,7 @@ from ..errors import InputError
 
 Tensor = torch.Tensor
 
-__all__ = ["shepp_logan", "random_ellipses", "brain_phantom", "ellipses"]
+__all__ = ["shepp_logan", "random_ellipses", "brain_phantom", "ellipses", "discs_with_holes"]
 
 # Modified Shepp-Logan (Toft): value, semi-axis a (x), semi-axis b (y), centre x, centre y,
 # rotation in degrees.
@@ -61,6 +61,7 @@ def ellipses(params: Tensor, size: int, oversample: int = 2) -> Tensor:
     x, y = _grid(size, oversample, torch.float64)
     images = []
     for p in params.to(torch.float64):
+        p = p[p[:, 0] != 0]  # padding ellipses contribute nothing
         value, a, b, x0, y0, ang = (p[:, i, None, None] for i in range(6))
         dx, dy = x - x0, y - y0
         c, s = torch.cos(ang), torch.sin(ang)
@@ -174,3 +175,52 @@ def brain_phantom(
         coeff[:, 2, None, None] * x + coeff[:, 3, None, None] * y + 0.5 * coeff[:, 4, None, None] * x * y
     ) * (math.pi / 4) + math.pi * coeff[:, 5, None, None]
     return magnitude * torch.exp(1j * phase[:, None])
+
+
+def discs_with_holes(
+    n: int,
+    size: int = 256,
+    pixel_size: float = 0.2966,
+    seed: int | torch.Generator = 0,
+    radius: float = 35.0,
+    attenuation: float = 0.033,
+    oversample: int = 2,
+) -> Tensor:
+    """Acrylic discs with holes, like the HTC2022 phantoms (lengths in mm).
+
+    Each image is a disc of ``radius`` (jittered by 0.3 mm, centre within about 0.5 mm of the
+    origin) with uniform ``attenuation`` (1/mm), minus 1 to 6 holes: ellipses and rotated
+    rectangles with half-sizes 1.5 to 12 mm, placed inside the disc with a 3 mm rim.
+
+    Returns
+    -------
+    Tensor
+        ``(n, 1, size, size)`` float64 attenuation in 1/mm.
+    """
+    if n < 0 or size < 2:
+        raise InputError(f"need n >= 0 and size >= 2, got n={n}, size={size}")
+    g = generator(seed)
+
+    def uniform(lo: float, hi: float, shape=()) -> Tensor:
+        return lo + (hi - lo) * torch.rand(shape, generator=g, dtype=torch.float64)
+
+    m = size * oversample
+    c = ((torch.arange(m, dtype=torch.float64) + 0.5) / m - 0.5) * size * pixel_size
+    x, y = c[None, :].expand(m, m), -c[:, None].expand(m, m)
+    images = []
+    for _ in range(n):
+        r = radius + uniform(-0.3, 0.3)
+        cx, cy = 0.5 * torch.randn(2, generator=g, dtype=torch.float64)
+        img = ((x - cx) ** 2 + (y - cy) ** 2 <= r**2).to(torch.float64)
+        for _ in range(int(torch.randint(1, 7, (), generator=g))):
+            a, b = uniform(1.5, 12.0), uniform(1.5, 12.0)
+            reach = float(r - 3.0 - max(a, b))
+            rho, phi, ang = uniform(0, max(reach, 0.0)), uniform(0, 2 * math.pi), uniform(0, math.pi)
+            dx, dy = x - cx - rho * torch.cos(phi), y - cy - rho * torch.sin(phi)
+            u = (dx * torch.cos(ang) + dy * torch.sin(ang)) / a
+            v = (-dx * torch.sin(ang) + dy * torch.cos(ang)) / b
+            hole = (u**2 + v**2 <= 1) if bool(torch.rand((), generator=g) < 0.5) else (u.abs() <= 1) & (v.abs() <= 1)
+            img[hole] = 0.0
+        images.append(img)
+    out = torch.stack(images)[:, None] * attenuation
+    return torch.nn.functional.avg_pool2d(out, oversample) if oversample > 1 else out

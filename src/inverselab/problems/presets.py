@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..data.images import natural_images
-from ..data.phantoms import brain_phantom, random_ellipses, shepp_logan
+from ..data.phantoms import brain_phantom, discs_with_holes, random_ellipses, shepp_logan
 from ..errors import InputError, check_choice, check_nonnegative, check_positive
 from ..noise import GaussianNoise, Noise, PoissonNoise
 from ..operators.imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel
@@ -137,6 +137,45 @@ def ct_fan(
         source_detector=source_detector,
     )
     return _ct_problem("ct-fan", op, noise, photons, phantom, wavelet_lam=20.0)
+
+
+# HTC2022 scanner (../shared/data/ct/htc2022): distances and detector in mm, 560 binned
+# elements, 0.5 degree steps, 512-pixel field of view of 0.1483 mm pixels.
+HTC_GEOMETRY = {"source_origin": 410.66, "source_detector": 553.74, "detector_spacing": 0.2, "n_detectors": 560,
+                "fov": 512 * 0.1483223173330444, "step_deg": 0.5}
+
+
+@register("ct-htc", "limited-angle fan-beam CT in the HTC2022 scanner geometry: simulated acrylic discs with holes")
+def ct_htc(size: int = 256, start: float = 299.0, arc: float = 30.0, noise: float = 0.01) -> Problem:
+    """Training ground for the real HTC2022 scans: same scanner, synthetic discs.
+
+    Parameters
+    ----------
+    size : image side (the 76 mm field of view of the challenge). start, arc : first source
+    angle and angular range in degrees (views every 0.5 degree; tb_category7 is 299 and 30).
+    noise : relative Gaussian noise of the sinogram.
+    """
+    from .real import ACRYLIC_UPPER_BOUND, HTC2022_METHODS
+
+    _check_size(size)
+    check_positive("arc", arc)
+    g = HTC_GEOMETRY
+    views = int(round(arc / g["step_deg"])) + 1
+    op = FanBeam2D(size, np.deg2rad(start + g["step_deg"] * np.arange(views)), g["n_detectors"],
+                   source_origin=g["source_origin"], source_detector=g["source_detector"],
+                   detector_spacing=g["detector_spacing"], pixel_size=g["fov"] / size)
+    pixel = g["fov"] / size
+    return Problem(
+        name="ct-htc",
+        operator=op,
+        noise=GaussianNoise(check_nonnegative("noise", noise), relative=True),
+        truth_sampler=lambda n, seed, split: discs_with_holes(n, size, pixel, seed if split == "test" else 2**31 - 1 - seed),
+        baseline_fn=lambda y: fbp(op, y, filter="hann"),
+        config={},
+        methods={k: dict(v) for k, v in HTC2022_METHODS.items()},
+        default_method="tv",
+        data_range=ACRYLIC_UPPER_BOUND,
+    )
 
 
 @register("mri", "Cartesian MRI (single or multi-coil) of complex brain-like phantoms; zero-filled baseline")

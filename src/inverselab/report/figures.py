@@ -21,7 +21,7 @@ Tensor = torch.Tensor
 __all__ = ["save_image", "save_measurement", "save_convergence", "save_comparison", "solve_figures"]
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -33,7 +33,7 @@ def _plt():
 def _save(fig, path: str | Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
+    pyplot().close(fig)
     return write_atomic(path, buf.getvalue())
 
 
@@ -47,7 +47,7 @@ def _as_image(t: Tensor) -> np.ndarray:
 
 def save_image(path: str | Path, image: Tensor, title: str = "", vmin=None, vmax=None, cmap: str = "gray") -> Path:
     """Save the first image of a batch (magnitude if complex) with a colour bar."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4))
     im = ax.imshow(_as_image(image), cmap=cmap, vmin=vmin, vmax=vmax)
     ax.set_title(title)
@@ -59,7 +59,7 @@ def save_image(path: str | Path, image: Tensor, title: str = "", vmin=None, vmax
 def save_measurement(path: str | Path, y: Tensor, title: str = "measurement") -> Path:
     """Save the first measurement of a batch: an image (sinogram; log-magnitude k-space for
     complex data) or a line plot for vector data."""
-    plt = _plt()
+    plt = pyplot()
     a = y.detach().cpu()[0]
     fig, ax = plt.subplots(figsize=(5, 4))
     if a.ndim == 1:
@@ -83,7 +83,7 @@ def save_convergence(path: str | Path, histories: Mapping[str, History]) -> Path
     usable = {k: h for k, h in histories.items() if h.psnr or h.objective}
     if not usable:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for label, h in usable.items():
         if h.psnr:
@@ -101,7 +101,7 @@ def save_convergence(path: str | Path, histories: Mapping[str, History]) -> Path
 
 def save_comparison(path: str | Path, truth: Tensor, estimates: Mapping[str, Tensor], scores: Mapping[str, str]) -> Path:
     """One row of images: truth, then each method's estimate with its score in the title."""
-    plt = _plt()
+    plt = pyplot()
     n = 1 + len(estimates)
     fig, axes = plt.subplots(1, n, figsize=(3 * n, 3.2))
     ref = _as_image(truth)

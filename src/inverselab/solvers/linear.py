@@ -72,7 +72,7 @@ def cg(
         rr_new = batch_dot(r, r)
         p = r + per_sample(_safe_div(rr_new, rr), p) * p
         rr = rr_new
-        residual = float((rr.clamp(min=0).sqrt() / b_norm).max())
+        residual = float((rr.detach().clamp(min=0).sqrt() / b_norm.detach()).max())
         if monitor.step(k, x, criterion=residual):
             break
     return x, monitor.history

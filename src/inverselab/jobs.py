@@ -1,0 +1,204 @@
+"""The work behind the command line: solve, train, evaluate and the demo, each writing a run
+directory (``config.toml``, ``metrics.json``, ``figures/``, ``samples.safetensors``).
+
+Every job draws its test truths with seed ``seed`` from the problem's "test" split and its
+noise with seed ``seed + 1``, so classical and learned runs with the same seed see the same
+measurements.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import InputError
+from .problems import make_problem
+from .problems.base import Problem
+from .runs import read_toml, write_json_atomic, write_toml_atomic
+
+Tensor = torch.Tensor
+
+__all__ = ["solve_job", "train_job", "evaluate_job", "versions", "test_pairs"]
+
+SAMPLES_KEPT = 4  # truths/estimates stored per run for reports
+
+
+def versions() -> dict:
+    """Software versions and threads, recorded in every run."""
+    from . import __version__
+
+    return {"inverselab": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "threads": torch.get_num_threads()}
+
+
+def _mean(values) -> float:
+    return float(sum(values) / len(values))
+
+
+def test_pairs(problem: Problem, n: int, seed: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """Held-out truths (test split, ``seed``) and their measurements (noise ``seed + 1``)."""
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"--n must be >= 1, got {n}")
+    x = problem.sample_truth(n, seed=seed, dtype=dtype)
+    return x, problem.simulate(x, seed=seed + 1)
+
+
+def _save_samples(out: Path, truth: Tensor, estimate: Tensor) -> None:
+    from .training.checkpoint import safetensors_bytes
+    from .runs import write_atomic
+
+    def real(t: Tensor) -> Tensor:
+        t = t[:SAMPLES_KEPT].detach().cpu()
+        return (t.abs() if t.is_complex() else t).float()
+
+    write_atomic(out / "samples.safetensors", safetensors_bytes({"truth": real(truth), "estimate": real(estimate)}, {}))
+
+
+def _write_result(out: Path, problem: Problem, method: str, x: Tensor, y: Tensor, estimate: Tensor, history, seconds: float,
+                  config: dict, extra: dict | None = None) -> dict:
+    from .report import solve_figures
+
+    scores = problem.evaluate(estimate, x)
+    n = x.shape[0]
+    metrics = {
+        "problem": problem.name,
+        "method": method,
+        "n": n,
+        "psnr": _mean(scores["psnr"]),
+        "ssim": _mean(scores["ssim"]),
+        "rel_error": _mean(scores["rel_error"]),
+        "seconds_per_sample": seconds / n,
+        "config": config,
+        "per_sample": scores,
+        "history": history.as_dict(),
+        **(extra or {}),
+    }
+    write_json_atomic(out / "metrics.json", metrics)
+    solve_figures(out / "figures", x, y, estimate, history, method)
+    _save_samples(out, x, estimate)
+    return metrics
+
+
+def solve_job(problem: Problem, method_name: str, params: dict, n: int, seed: int, out: str | Path,
+              dtype: torch.dtype = torch.float32) -> dict:
+    """Reconstruct ``n`` simulated samples with a classical method; returns the metrics."""
+    from .methods import make_method
+    from .solvers import progress
+
+    x, y = test_pairs(problem, n, seed, dtype)
+    method = make_method(method_name, problem, **params)
+    start = time.perf_counter()
+    with progress(method_name):
+        estimate, history = method.reconstruct(y, truth=x)
+    seconds = time.perf_counter() - start
+    out = Path(out)
+    config = {"problem": problem.config, "method": {"name": method.name, **method.params}, "n": n, "seed": seed,
+              "dtype": str(dtype).replace("torch.", ""), "versions": versions()}
+    write_toml_atomic(out / "config.toml", config)
+    return _write_result(out, problem, method.name, x, y, estimate, history, seconds, config)
+
+
+def train_job(
+    problem: Problem,
+    model_name: str,
+    out: str | Path,
+    *,
+    options: dict | None = None,
+    loss: str = "supervised",
+    epochs: int | None = None,
+    minutes: float | None = None,
+    curriculum: str | None = None,
+    multitask: tuple[str, tuple] | None = None,
+    data: str | Path | None = None,
+    resume: bool = False,
+    training: dict | None = None,
+) -> dict:
+    """Train a network on ``problem`` into run directory ``out``; returns the run config.
+
+    The config (problem, model, loss, schedule, optimisation settings, versions) is written to
+    ``out/config.toml`` before training starts, so an interrupted run resumes from it.
+    """
+    from .models import build_model
+    from .training import Curriculum, HDF5Pairs, MultiTask, Trainer, TrainingConfig, make_loss, make_task
+    from .training.distributed import is_main_process, teardown
+
+    out = Path(out)
+    settings = TrainingConfig(**(training or {}))
+    config: dict[str, Any] = {
+        "problem": problem.config,
+        "model": {"name": model_name, "options": options or {}},
+        "loss": {"name": loss},
+        "budget": {"epochs": epochs, "minutes": minutes},
+        "schedule": {"curriculum": curriculum, "multitask": list(multitask) if multitask else None},
+        "data": str(data) if data else None,
+        "training": settings.__dict__,
+        "versions": versions(),
+    }
+    if resume and (out / "config.toml").is_file():
+        stored = read_toml(out / "config.toml")
+        for key in ("problem", "model", "loss", "schedule"):
+            if key in stored and stored[key] != _toml_view(config[key]):
+                raise InputError(f"--resume: {out} was trained with a different {key} ({stored[key]}); drop --resume or use another --out")
+    torch.manual_seed(settings.seed)
+    model = build_model(model_name, problem, **(options or {}))
+    source = HDF5Pairs(data, problem) if data else None
+    target = make_task(problem, settings.val_size, source=source)
+    if curriculum:
+        tasks = Curriculum.over(problem, curriculum, val_size=settings.val_size)
+        tasks.stages[-1] = target
+    elif multitask:
+        key, values = multitask
+        base = {k: v for k, v in problem.config.items() if k != "problem"}
+        tasks = MultiTask([make_task(make_problem(problem.name, **{**base, key: v}), settings.val_size, name=f"{key}={v}")
+                           for v in values], seed=settings.seed)
+    else:
+        tasks = target
+    if is_main_process():
+        write_toml_atomic(out / "config.toml", config)
+    trainer = Trainer(model, tasks, make_loss(loss), out=out, config=settings)
+    try:
+        trainer.fit(epochs=epochs, minutes=minutes, resume=resume)
+    finally:
+        teardown()
+    return config
+
+
+def _toml_view(value: Any) -> Any:
+    """How a value reads back from config.toml (None dropped, tuples as lists)."""
+    from .runs import _toml_ready, plain
+
+    return _toml_ready(plain(value))
+
+
+def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict | None = None, batch_size: int = 1,
+                 out: str | Path | None = None) -> dict:
+    """Score the network of a training run on ``n`` held-out samples; writes ``metrics.json``
+    (the schema of :func:`solve_job`, with ``method`` the model name) in ``out`` (default the
+    run directory)."""
+    from .models import load_run
+
+    run = Path(run)
+    trained = load_run(run, overrides)
+    problem = trained.problem
+    x, y = test_pairs(problem, n, seed)
+    trained.reconstruct(y[:1])  # warm-up: first calls build operator caches
+    start = time.perf_counter()
+    estimate, history = trained.reconstruct(y, truth=x, batch_size=batch_size)
+    seconds = time.perf_counter() - start
+    out = Path(out) if out is not None else run
+    config = {"problem": problem.config, "method": {"name": trained.name, **trained.options}, "n": n, "seed": seed,
+              "run": str(run), "batch_size": batch_size, "dtype": "float32", "versions": versions()}
+    training = run / "training.json"
+    extra = {"training_run": str(run)}
+    if training.is_file():
+        import json
+
+        hist = json.loads(training.read_text())["history"]
+        if hist:
+            extra["training_seconds"] = hist[-1]["seconds"]
+            extra["training_steps"] = hist[-1]["step"]
+    return _write_result(out, problem, trained.name, x, y, estimate, history, seconds, config, extra)

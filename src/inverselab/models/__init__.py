@@ -1,0 +1,26 @@
+"""Neural networks for reconstruction: U-Net, unrolled schemes (LGD, LPD, MoDL-like).
+
+Every model maps measurements to images, ``model(y) -> x``, with the batch first and complex
+data carried as channel pairs; :func:`build_model` makes one for a problem by name.
+"""
+
+from .layers import from_channels, to_channels
+from .registry import MODELS, build_model, model_options
+from .trained import TrainedModel, load_run
+from .unet import PostProcessing, UNet
+from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledDataConsistency
+
+__all__ = [
+    "MODELS",
+    "LearnedGradientDescent",
+    "LearnedPrimalDual",
+    "PostProcessing",
+    "TrainedModel",
+    "UNet",
+    "UnrolledDataConsistency",
+    "build_model",
+    "from_channels",
+    "load_run",
+    "model_options",
+    "to_channels",
+]

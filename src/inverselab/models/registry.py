@@ -1,0 +1,77 @@
+"""Model names for the command line and checkpoints: ``build_model(name, problem, **options)``.
+
+A trained model is rebuilt from its name, its options and the problem's configuration, so a
+checkpoint needs to store only those plain values next to the weights.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from torch import nn
+
+from ..errors import InputError, check_choice
+from ..problems.base import Problem
+from .layers import channels_of
+from .unet import PostProcessing, UNet
+from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledDataConsistency
+
+__all__ = ["MODELS", "build_model", "model_options"]
+
+
+def _unet(problem: Problem, **options) -> nn.Module:
+    op = problem.operator
+    return PostProcessing(problem.baseline_fn, UNet(channels_of(op.domain_shape, op.domain_complex), **options))
+
+
+def _lgd(problem: Problem, start: bool = True, **options) -> nn.Module:
+    return LearnedGradientDescent(problem.operator, initial=problem.baseline_fn if start else None, **options)
+
+
+def _lpd(problem: Problem, start: bool = True, **options) -> nn.Module:
+    return LearnedPrimalDual(problem.operator, initial=problem.baseline_fn if start else None, **options)
+
+
+def _unrolled(problem: Problem, **options) -> nn.Module:
+    return UnrolledDataConsistency(problem.operator, **options)
+
+
+MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
+    "unet": (_unet, UNet, "U-Net after the problem's baseline (FBPConvNet style)"),
+    "lgd": (_lgd, LearnedGradientDescent, "learned gradient descent (unrolled, 10 iterations)"),
+    "lpd": (_lpd, LearnedPrimalDual, "learned primal-dual (Adler & Öktem 2018)"),
+    "unrolled": (_unrolled, UnrolledDataConsistency, "CNN + exact data consistency (MoDL-like; MRI)"),
+}
+
+
+
+
+def model_options(name: str) -> tuple[str, ...]:
+    """Options ``build_model(name, ...)`` accepts."""
+    check_choice("model", name, MODELS)
+    builder, cls, _ = MODELS[name]
+    skip = {"self", "operator", "initial", "channels"}
+    names = [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
+    if "start" in inspect.signature(builder).parameters:
+        names.append("start")  # lgd/lpd: begin from the baseline (True) or from zero
+    return tuple(names)
+
+
+def build_model(name: str, problem: Problem, **options) -> nn.Module:
+    """A fresh (untrained) network ``y -> x`` for ``problem``.
+
+    Parameters
+    ----------
+    name : {"unet", "lgd", "lpd", "unrolled"}
+        Architecture.
+    problem : Problem
+        Supplies the operator (unrolled networks) or the baseline (U-Net).
+    **options
+        Architecture options, e.g. ``width=16``, ``depth=3``, ``dropout=0.1``, ``start=False``.
+    """
+    accepted = model_options(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise InputError(f"model {name!r} has no option {unknown[0]!r}: valid are {', '.join(accepted)}")
+    return MODELS[name][0](problem, **options)

@@ -1,0 +1,114 @@
+"""A trained network bound to its problem, obeying the method contract
+``reconstruct(y, truth=None) -> (x, History)``, and loaded back from a run directory."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..problems import make_problem
+from ..problems.base import Problem
+from ..solvers.history import History
+from .registry import build_model
+
+Tensor = torch.Tensor
+
+__all__ = ["TrainedModel", "load_run"]
+
+
+@dataclass
+class TrainedModel:
+    """A network with the problem it reconstructs for.
+
+    Attributes
+    ----------
+    name : str
+        Architecture name (see :data:`~inverselab.models.MODELS`).
+    problem : Problem
+        The problem whose measurements it takes.
+    network : nn.Module
+        The network ``y -> x``.
+    options : dict
+        Architecture options it was built with.
+    """
+
+    name: str
+    problem: Problem
+    network: nn.Module
+    options: dict = field(default_factory=dict)
+
+    def reconstruct(self, y: Tensor, truth: Tensor | None = None, batch_size: int = 1) -> tuple[Tensor, History]:
+        """Reconstruct a batch in evaluation mode, ``batch_size`` measurements at a time.
+
+        ``history.seconds`` holds the cumulative time after each chunk (PSNR too if ``truth``
+        is given), so seconds per image at any batch size can be read off it.
+        """
+        from ..metrics import psnr
+
+        op = self.problem.operator
+        y = op._check(y, op.range_shape, op.range_complex, "measurement")
+        if batch_size < 1:
+            raise InputError(f"batch size must be >= 1, got {batch_size}")
+        param = next(self.network.parameters())
+        self.network.eval()
+        parts, history, start = [], History(stop_reason="direct"), time.perf_counter()
+        with torch.no_grad():
+            for i in range(0, y.shape[0], batch_size):
+                chunk = y[i : i + batch_size].to(device=param.device)
+                if not chunk.is_complex():
+                    chunk = chunk.to(param.dtype)
+                parts.append(self.network(chunk).to(y.device))
+                history.seconds.append(time.perf_counter() - start)
+        x = torch.cat(parts)
+        history.iterations = len(parts)
+        if truth is not None:
+            est, ref = (x.abs(), truth.abs()) if x.is_complex() else (x, truth)
+            history.psnr.append(float(psnr(est.to(ref.dtype), ref, self.problem.data_range)))
+        return x, history
+
+
+def load_run(run: str | Path, overrides: dict | None = None, device: str | torch.device = "cpu") -> TrainedModel:
+    """Load the network trained in run directory ``run`` (``config.toml`` + ``model.safetensors``).
+
+    Parameters
+    ----------
+    run : str or Path
+        Run directory written by ``inverselab train``.
+    overrides : dict, optional
+        Problem parameters to change (e.g. a different noise level); the network is re-bound
+        to the new problem, which must keep the image shape.
+    device : str or torch.device
+        Where to put the network.
+    """
+    from ..runs import read_toml
+    from ..training.checkpoint import load_weights
+
+    run = Path(run)
+    config_path, weights = run / "config.toml", run / "model.safetensors"
+    if not config_path.is_file():
+        raise InputError(f"{run} is not a training run (no config.toml); train one with 'inverselab train'")
+    if not weights.is_file():
+        raise InputError(f"{run} has no model.safetensors yet; finish training with 'inverselab train ... --resume'")
+    try:
+        config = read_toml(config_path)
+        problem_cfg = dict(config["problem"])
+        model_cfg = dict(config["model"])
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"{config_path} is not a training-run config ({exc})") from None
+    name = problem_cfg.pop("problem")
+    trained_on = make_problem(name, **problem_cfg)
+    options = dict(model_cfg.get("options", {}))
+    network = build_model(model_cfg["name"], trained_on, **options)
+    load_weights(weights, network)
+    network.to(device)
+    problem = trained_on
+    if overrides:
+        problem = make_problem(name, **{**problem_cfg, **overrides})
+        if hasattr(network, "bind"):
+            network.bind(problem)
+    return TrainedModel(model_cfg["name"], problem, network, options)

@@ -1,0 +1,171 @@
+"""A self-contained HTML report comparing runs: metrics table, reconstructions with error maps,
+training curves, and quality against reconstruction time (the learned-vs-classical claim).
+
+Images are embedded as base64 PNG, so the single file can be mailed or opened anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..runs import write_atomic
+
+__all__ = ["RunSummary", "read_run", "build_report"]
+
+
+@dataclass
+class RunSummary:
+    """What a report needs from one run directory."""
+
+    path: Path
+    label: str
+    metrics: dict
+    training: dict | None = None
+    samples: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def read_run(path: str | Path) -> RunSummary:
+    """Read ``metrics.json`` (required), ``training.json`` and ``samples.safetensors`` of a run."""
+    path = Path(path)
+    metrics_path = path / "metrics.json"
+    if not metrics_path.is_file():
+        raise InputError(f"{path} has no metrics.json; run 'inverselab solve' or 'inverselab evaluate' on it first")
+    try:
+        metrics = json.loads(metrics_path.read_text())
+        training = json.loads((path / "training.json").read_text()) if (path / "training.json").is_file() else None
+    except ValueError as exc:
+        raise InputError(f"{path}: unreadable JSON ({exc})") from None
+    samples = {}
+    if (path / "samples.safetensors").is_file():
+        from safetensors.numpy import load_file
+
+        samples = load_file(str(path / "samples.safetensors"))
+    return RunSummary(path, str(metrics.get("method", path.name)), metrics, training, samples)
+
+
+def _png(fig) -> str:
+    from .figures import pyplot
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    pyplot().close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _grid(runs: list[RunSummary], columns: int = 3) -> str | None:
+    """Rows: truth, then per run its estimates and error maps on the first samples."""
+    from .figures import pyplot
+
+    with_samples = [r for r in runs if "estimate" in r.samples]
+    if not with_samples:
+        return None
+    truth = with_samples[0].samples["truth"]
+    k = min(columns, truth.shape[0])
+    plt = pyplot()
+    rows = 1 + len(with_samples)
+    fig, axes = plt.subplots(rows, 2 * k, figsize=(2.2 * 2 * k, 2.3 * rows), squeeze=False)
+    lo, hi = float(truth[:k].min()), float(truth[:k].max())
+    err_max = max(float(np.abs(r.samples["estimate"][:k] - truth[:k]).max()) for r in with_samples) or 1.0
+    for j in range(k):
+        axes[0, 2 * j].imshow(truth[j, 0], cmap="gray", vmin=lo, vmax=hi)
+        axes[0, 2 * j].set_title(f"truth {j}", fontsize=8)
+    for i, r in enumerate(with_samples, start=1):
+        est = r.samples["estimate"]
+        for j in range(k):
+            axes[i, 2 * j].imshow(est[j, 0], cmap="gray", vmin=lo, vmax=hi)
+            axes[i, 2 * j].set_title(f"{r.label}", fontsize=8)
+            axes[i, 2 * j + 1].imshow(np.abs(est[j, 0] - truth[j, 0]), cmap="magma", vmin=0, vmax=err_max)
+            axes[i, 2 * j + 1].set_title(f"|error| (max {err_max:.2f})", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    return _png(fig)
+
+
+def _curves(runs: list[RunSummary]) -> str | None:
+    from .figures import pyplot
+
+    trained = [r for r in runs if r.training and r.training.get("history")]
+    if not trained:
+        return None
+    plt = pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for r in trained:
+        h = r.training["history"]
+        a.plot([e["seconds"] / 60 for e in h], [e["val_psnr"] for e in h], marker=".", label=r.label)
+        b.semilogy([e["step"] for e in h], [e["loss"] for e in h], marker=".", label=r.label)
+    a.set(xlabel="training time (min)", ylabel="validation PSNR (dB)", title="validation")
+    b.set(xlabel="step", ylabel="training loss (epoch mean)", title="loss")
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _claim(runs: list[RunSummary]) -> str:
+    from .figures import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        t, q = r.metrics["seconds_per_sample"], r.metrics["psnr"]
+        ax.scatter([t], [q], s=40, marker="o" if r.training else "s")
+        ax.annotate(r.label, (t, q), textcoords="offset points", xytext=(5, 4), fontsize=9)
+    ax.set_xscale("log")
+    ax.set(xlabel="seconds per image (log scale)", ylabel="PSNR (dB)",
+           title="quality against reconstruction time\n(circles: trained networks, squares: classical)")
+    ax.grid(alpha=0.3, which="both")
+    return _png(fig)
+
+
+def _table(runs: list[RunSummary]) -> str:
+    head = ["run", "problem", "method", "n", "PSNR (dB)", "SSIM", "rel. error", "s / image", "training"]
+    rows = []
+    for r in runs:
+        m = r.metrics
+        train = f"{m['training_seconds'] / 60:.1f} min, {m.get('training_steps', '?')} steps" if "training_seconds" in m else "-"
+        cells = [r.path.name, m["problem"], m["method"], m["n"], f"{m['psnr']:.2f}", f"{m['ssim']:.3f}",
+                 f"{m['rel_error']:.3f}", f"{m['seconds_per_sample']:.4g}", train]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
+th{background:#f3f3f3}td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}img{max-width:100%}
+.note{color:#555;font-size:0.9em}"""
+
+
+def build_report(runs: list[str | Path], out: str | Path, title: str = "inverselab report", note: str = "") -> Path:
+    """Write one self-contained HTML file comparing ``runs``; returns its path."""
+    if not runs:
+        raise InputError("report needs at least one run directory")
+    summaries = [read_run(r) for r in runs]
+    labels = [s.label for s in summaries]
+    for s in summaries:
+        if labels.count(s.label) > 1:
+            s.label = f"{s.label} ({s.path.name})"
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+    if note:
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
+    parts += ["<h2>Metrics</h2>", _table(summaries),
+              "<h2>Quality against time</h2>", f"<img alt='PSNR against seconds per image' src='{_claim(summaries)}'>"]
+    grid = _grid(summaries)
+    if grid:
+        parts += ["<h2>Reconstructions and error maps</h2>", f"<img alt='reconstructions' src='{grid}'>"]
+    curves = _curves(summaries)
+    if curves:
+        parts += ["<h2>Training</h2>", f"<img alt='training curves' src='{curves}'>"]
+    configs = "".join(f"<h3>{html.escape(s.label)}</h3><pre>{html.escape(json.dumps(s.metrics.get('config', {}), indent=1))}</pre>"
+                      for s in summaries)
+    parts += ["<h2>Configurations</h2>", configs, "</body></html>"]
+    return write_atomic(out, "\n".join(parts).encode())

@@ -1,0 +1,192 @@
+"""Checkpoints that never unpickle: tensors in safetensors, everything else in JSON.
+
+A checkpoint ``NAME`` is two files written atomically in this order:
+
+* ``NAME.safetensors``: model weights (``model/...``), optimiser tensors (``optim/...``) and
+  random-number-generator states (``rng/...``);
+* ``NAME.json``: epoch, step, optimiser hyper-parameters, training history, configuration and
+  the SHA-256 of the tensor file.
+
+The JSON file is the commit record: a checkpoint exists only when it is present and the hash
+of its tensor file matches, so a crash between or during the writes never yields a
+half-written checkpoint, and a truncated or altered file is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..runs import write_atomic, write_json_atomic
+
+Tensor = torch.Tensor
+
+__all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "save_weights", "load_weights", "FORMAT"]
+
+FORMAT = "inverselab-checkpoint/1"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def safetensors_bytes(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
+    """Serialise tensors (copied to contiguous CPU memory) and string metadata as safetensors."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, metadata=metadata)
+
+
+def _parse_tensors(data: bytes, path: Path) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path} is not a valid safetensors file ({exc}); it may be truncated or corrupt") from None
+
+
+def save_weights(path: str | Path, model: nn.Module) -> Path:
+    """Write a model's weights (its ``state_dict``) as one safetensors file, atomically."""
+    return write_atomic(path, safetensors_bytes(model.state_dict(), {"format": "inverselab-weights/1"}))
+
+
+def load_weights(path: str | Path, model: nn.Module | None = None) -> dict[str, Tensor]:
+    """Read weights from ``.safetensors`` (or ``.pt``/``.pth`` with ``weights_only=True``).
+
+    Files that would need unpickling arbitrary objects are refused without running them.
+    With ``model`` given the weights are loaded into it (names and shapes must match).
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if path.suffix in (".pt", ".pth"):
+        import io
+
+        try:
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"refused to load {path}: not a plain tensor file ({first}); convert it to safetensors") from None
+        if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+            raise InputError(f"{path} does not hold a flat dict of tensors")
+    else:
+        state = _parse_tensors(data, path)
+    if model is not None:
+        _load_state(model, state, path)
+    return state
+
+
+def _load_state(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    if missing or extra:
+        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise InputError(f"weights in {path} do not fit this model ({what}); was it trained with other options?")
+    for k, v in state.items():
+        if tuple(own[k].shape) != tuple(v.shape):
+            raise InputError(f"weights in {path} do not fit this model: {k} is {tuple(v.shape)}, expected {tuple(own[k].shape)}")
+    model.load_state_dict(state)
+
+
+def _rng_state() -> dict[str, Tensor]:
+    states = {"rng/torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states.update({f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return states
+
+
+def _set_rng_state(tensors: dict[str, Tensor]) -> None:
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda = sorted((k for k in tensors if k.startswith("rng/cuda/")), key=lambda k: int(k.rsplit("/", 1)[1]))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+
+
+def save_checkpoint(
+    directory: str | Path, name: str, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+) -> Path:
+    """Write checkpoint ``name`` (weights, optimiser, RNG states, ``state``) into ``directory``.
+
+    Returns the path of the JSON record.
+    """
+    directory = Path(directory)
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entry in opt["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"optim/{index}/{key}"] = value
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    tensors.update(_rng_state())
+    data = safetensors_bytes(tensors, {"format": FORMAT})
+    write_atomic(directory / f"{name}.safetensors", data)
+    record = {
+        "format": FORMAT,
+        "tensors": f"{name}.safetensors",
+        "sha256": _sha256(data),
+        "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
+        **state,
+    }
+    return write_json_atomic(directory / f"{name}.json", record)
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The JSON record with the highest ``step`` in ``directory``, or None if there is none."""
+    best, best_step = None, -1
+    for path in Path(directory).glob("*.json"):
+        try:
+            step = int(json.loads(path.read_text()).get("step", -1))
+        except (ValueError, OSError, AttributeError):
+            continue
+        if step > best_step:
+            best, best_step = path, step
+    return best
+
+
+def load_checkpoint(record: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns its JSON record.
+
+    Raises
+    ------
+    InputError
+        Unreadable record, missing or truncated tensor file, hash mismatch, or weights that do
+        not fit ``model``.
+    """
+    record = Path(record)
+    try:
+        meta = json.loads(record.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"checkpoint record {record} is not valid JSON ({exc}); delete it to resume from an earlier one") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise InputError(f"{record} is not an inverselab checkpoint record (format {FORMAT})")
+    tensor_path = record.parent / meta["tensors"]
+    if not tensor_path.is_file():
+        raise InputError(f"checkpoint {record} has no tensor file {tensor_path.name}; delete the record to resume from an earlier one")
+    data = tensor_path.read_bytes()
+    if _sha256(data) != meta["sha256"]:
+        raise InputError(f"checkpoint {tensor_path} does not match its record (truncated or altered); delete both files to resume from an earlier one")
+    tensors = _parse_tensors(data, tensor_path)
+    _load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, tensor_path)
+    if optimizer is not None:
+        opt_meta = meta["optimizer"]
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim/"):
+                _, index, name = key.split("/", 2)
+                state.setdefault(int(index), {})[name] = value
+        for index, extra in opt_meta["scalars"].items():
+            state.setdefault(int(index), {}).update(extra)
+        optimizer.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
+    _set_rng_state(tensors)
+    return meta

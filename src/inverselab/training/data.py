@@ -1,0 +1,199 @@
+"""Training pairs: generated on the fly (deterministic per index) or read from an HDF5 cache.
+
+Sample ``i`` of a problem's training stream is the truth drawn with seed ``i`` from the
+"train" split and its measurement with noise seed ``i``, so any process (or rank, or resumed
+run) regenerates exactly the same pair. Validation uses seeds from :data:`VALIDATION_SEED`
+on, disjoint from training indices below it; evaluation uses the "test" split.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .._tensor import complex_dtype
+from ..errors import InputError
+from ..problems.base import Problem
+
+Tensor = torch.Tensor
+
+__all__ = ["Batch", "PairSource", "OnTheFly", "HDF5Pairs", "generate_hdf5", "VALIDATION_SEED"]
+
+VALIDATION_SEED = 10_000_000
+_NOISE_OFFSET = 7_919  # noise seeds differ from truth seeds of the same index
+
+
+@dataclass
+class Batch:
+    """A batch of pairs: ``truth`` ``(B, *domain_shape)`` and ``y`` ``(B, *range_shape)``."""
+
+    truth: Tensor
+    y: Tensor
+
+
+class PairSource:
+    """Something that gives the pairs with given indices."""
+
+    problem: Problem
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def get(self, indices: list[int]) -> Batch:
+        raise NotImplementedError
+
+
+def _cast(t: Tensor, real: torch.dtype) -> Tensor:
+    return t.to(complex_dtype(real) if t.is_complex() else real)
+
+
+def _simulate(problem: Problem, seeds: list[int], split: str, dtype: torch.dtype) -> Batch:
+    truths = torch.cat([problem.sample_truth(1, seed=s, split=split, dtype=torch.float64) for s in seeds])
+    ys = torch.cat([problem.simulate(t[None], seed=s + _NOISE_OFFSET) for s, t in zip(seeds, truths)])
+    return Batch(_cast(truths, dtype), _cast(ys, dtype))
+
+
+class OnTheFly(PairSource):
+    """Pairs simulated when asked for.
+
+    Parameters
+    ----------
+    problem : Problem
+        Problem to simulate.
+    size : int
+        Number of distinct training indices (an epoch's permutation runs over them).
+    offset : int
+        First seed (use :data:`VALIDATION_SEED` for validation pairs).
+    dtype : torch.dtype
+        Real precision of the returned tensors.
+    """
+
+    def __init__(self, problem: Problem, size: int, offset: int = 0, dtype: torch.dtype = torch.float32) -> None:
+        if size < 1:
+            raise InputError(f"dataset size must be >= 1, got {size}")
+        self.problem, self.size, self.offset, self.dtype = problem, int(size), int(offset), dtype
+
+    def __len__(self) -> int:
+        return self.size
+
+    def get(self, indices: list[int]) -> Batch:
+        return _simulate(self.problem, [self.offset + int(i) for i in indices], "train", self.dtype)
+
+
+def _config_text(problem: Problem) -> str:
+    from ..runs import plain
+
+    return json.dumps(plain(problem.config), sort_keys=True)
+
+
+class HDF5Pairs(PairSource):
+    """Pairs read from a cache written by :func:`generate_hdf5`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.h5`` file.
+    problem : Problem
+        The problem the pairs must belong to (its configuration is checked against the file).
+    dtype : torch.dtype
+        Real precision of the returned tensors.
+    """
+
+    def __init__(self, path: str | Path, problem: Problem, dtype: torch.dtype = torch.float32) -> None:
+        import h5py
+
+        self.path, self.problem, self.dtype = Path(path), problem, dtype
+        try:
+            with h5py.File(self.path, "r") as fh:
+                attrs = dict(fh.attrs)
+                fh["truth"], fh["y"]
+        except FileNotFoundError:
+            raise
+        except (OSError, KeyError) as exc:
+            raise InputError(f"{self.path} is not a readable inverselab HDF5 cache ({exc}); regenerate it with 'inverselab data generate'") from None
+        if attrs.get("config") != _config_text(problem):
+            raise InputError(f"{self.path} was generated for {attrs.get('config')}, not for {_config_text(problem)}")
+        self.size = int(attrs.get("completed", 0))
+        if self.size < int(attrs.get("n", 0)):
+            raise InputError(f"{self.path} is incomplete ({self.size} of {attrs.get('n')} pairs); rerun 'inverselab data generate' to resume it")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def get(self, indices: list[int]) -> Batch:
+        order = sorted(set(int(i) for i in indices))
+        if order and (order[0] < 0 or order[-1] >= self.size):
+            raise InputError(f"index out of range for {self.path} with {self.size} pairs")
+        where = {i: k for k, i in enumerate(order)}
+        pick = torch.tensor([where[int(i)] for i in indices])
+        import h5py
+
+        with h5py.File(self.path, "r") as fh:  # opened per batch: no handle outlives a call
+            truth = torch.from_numpy(fh["truth"][order])[pick]
+            y = torch.from_numpy(fh["y"][order])[pick]
+        return Batch(_cast(truth, self.dtype), _cast(y, self.dtype))
+
+
+def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, chunk: int = 16) -> Path:
+    """Simulate ``n`` training pairs of ``problem`` into an HDF5 file, with progress; resumable.
+
+    The file records the problem configuration, ``n``, ``offset`` and the number of pairs
+    completed; calling again with the same arguments continues where an interrupted run stopped
+    (pairs are deterministic per index, so the result is the same). Truths are stored in
+    float32 (complex64 for complex problems).
+
+    Parameters
+    ----------
+    problem : Problem
+        Problem to simulate.
+    n : int
+        Number of pairs.
+    out : str or Path
+        Output ``.h5`` file.
+    offset : int
+        Seed of the first pair (pairs ``offset .. offset + n - 1`` of the training stream).
+    chunk : int
+        Pairs simulated and written per step.
+    """
+    import h5py
+    from tqdm.auto import tqdm
+
+    if not isinstance(n, int) or n < 1:
+        raise InputError(f"--n must be a positive integer, got {n!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = _config_text(problem)
+    op = problem.operator
+    mode = "r+" if out.exists() else "w"
+    try:
+        fh = h5py.File(out, mode)
+    except OSError as exc:
+        raise InputError(f"{out} exists but is not a readable HDF5 file ({exc}); delete it to start over") from None
+    with fh:
+        if mode == "r+":
+            same = (fh.attrs.get("config"), int(fh.attrs.get("n", -1)), int(fh.attrs.get("offset", -1))) == (config, n, offset)
+            if not same:
+                raise InputError(f"{out} holds a different dataset (problem, n or offset); choose another --out or delete it")
+        else:
+            def dtype(is_complex: bool) -> str:
+                return "complex64" if is_complex else "float32"
+
+            fh.create_dataset("truth", (n, *op.domain_shape), dtype=dtype(op.domain_complex), chunks=(1, *op.domain_shape))
+            fh.create_dataset("y", (n, *op.range_shape), dtype=dtype(op.range_complex), chunks=(1, *op.range_shape))
+            fh.attrs.update({"config": config, "n": n, "offset": offset, "completed": 0})
+        done = int(fh.attrs["completed"])
+        source = OnTheFly(problem, n, offset)
+        with tqdm(total=n, initial=done, desc=f"generating {problem.name}", unit="pair") as bar:
+            while done < n:
+                stop = min(n, done + chunk)
+                batch = source.get(list(range(done, stop)))
+                fh["truth"][done:stop] = batch.truth.numpy()
+                fh["y"][done:stop] = batch.y.numpy()
+                fh.attrs["completed"] = stop
+                fh.flush()
+                bar.update(stop - done)
+                done = stop
+    return out

@@ -1,0 +1,144 @@
+"""Networks: shapes, complex data, starting points, gradients, re-binding, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import inverselab as il
+from inverselab.errors import InputError
+from inverselab.models import LearnedPrimalDual, UNet, build_model, from_channels, model_options, to_channels
+
+
+@pytest.fixture(scope="module")
+def ct():
+    p = il.make_problem("ct-parallel", size=32, views=12)
+    x = p.sample_truth(2, seed=0)
+    return p, x, p.simulate(x, seed=1)
+
+
+@pytest.fixture(scope="module")
+def mri():
+    p = il.make_problem("mri", size=32, coils=3)
+    x = p.sample_truth(2, seed=0, dtype=torch.float32)
+    return p, x, p.simulate(x, seed=1)
+
+
+def test_channel_views_round_trip():
+    z = torch.randn(2, 3, 5, 4, dtype=torch.complex64)
+    h = to_channels(z)
+    assert h.shape == (2, 6, 5, 4) and not h.is_complex()
+    assert torch.equal(from_channels(h, True), z)
+    r = torch.randn(2, 1, 4, 4)
+    assert to_channels(r) is r
+
+
+@pytest.mark.parametrize("name", ["unet", "lgd", "lpd", "unrolled"])
+def test_models_map_measurements_to_images(ct, mri, name):
+    for problem, x, y in (ct, mri):
+        torch.manual_seed(0)
+        model = build_model(name, problem, **({"width": 8} if name != "unet" else {"width": 4, "depth": 2}))
+        out = model(y)
+        assert out.shape == x.shape
+        assert out.is_complex() == x.is_complex()
+        loss = (out - x).abs().square().mean()
+        loss.backward()
+        grads = [q.grad for q in model.parameters() if q.requires_grad]
+        assert any(g is not None and float(g.abs().sum()) > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", ["unet", "lpd", "lgd"])
+def test_untrained_networks_start_from_the_baseline(ct, name):
+    """Zero-initialised last layers: before training the output equals the baseline."""
+    problem, _, y = ct
+    model = build_model(name, problem, **({"width": 8} if name != "unet" else {"width": 4, "depth": 2}))
+    with torch.no_grad():
+        torch.testing.assert_close(model(y), problem.baseline(y), rtol=1e-5, atol=1e-5)
+
+
+def test_unet_handles_sizes_not_divisible_by_its_depth():
+    net = UNet(channels=1, depth=3, width=4)
+    x = torch.randn(2, 1, 37, 29)
+    assert net(x).shape == x.shape
+    with pytest.raises(InputError, match="UNet expects"):
+        net(torch.randn(2, 3, 16, 16))
+
+
+def test_lpd_follows_the_paper_defaults(ct):
+    problem = ct[0]
+    lpd = LearnedPrimalDual(problem.operator)
+    assert lpd.iterations == 10 and lpd.primal_channels == 5 and lpd.dual_channels == 5
+    conv = lpd.primal_blocks[0][0]
+    assert conv.out_channels == 32 and len([m for m in lpd.primal_blocks[0] if isinstance(m, torch.nn.Conv2d)]) == 3
+    assert any(isinstance(m, torch.nn.PReLU) for m in lpd.primal_blocks[0])
+    assert lpd.scale == pytest.approx(1 / problem.operator.norm())
+
+
+def test_unrolled_data_consistency_fits_the_measured_samples(mri):
+    """With a large learned weight on the data term the single-coil DC step reproduces the
+    measured k-space samples."""
+    problem = il.make_problem("mri", size=32)
+    x = problem.sample_truth(1, seed=0, dtype=torch.float32)
+    y = problem.operator(x)
+    model = build_model("unrolled", problem, width=8, iterations=2)
+    with torch.no_grad():
+        model.log_mu.fill_(-8.0)
+        out = model(y)
+    rel = float((problem.operator(out) - y).abs().norm() / y.abs().norm())
+    assert rel < 1e-3
+
+
+def test_dropout_makes_training_mode_stochastic(ct):
+    problem, _, y = ct
+    model = build_model("lpd", problem, width=8, dropout=0.2)
+    for block in model.primal_blocks:  # non-zero output layers so dropout reaches the output
+        torch.nn.init.normal_(block[-1].weight, std=0.1)
+    model.train()
+    assert not torch.allclose(model(y), model(y))
+    model.eval()
+    torch.testing.assert_close(model(y), model(y))
+
+
+def test_bind_reuses_a_network_for_another_geometry(ct):
+    problem = ct[0]
+    model = build_model("lpd", problem, width=8)
+    other = il.make_problem("ct-parallel", size=32, views=20)
+    model.bind(other)
+    x = other.sample_truth(1, seed=3)
+    assert model(other.simulate(x)).shape == x.shape
+    with pytest.raises(InputError, match="cannot bind"):
+        model.bind(il.make_problem("ct-parallel", size=48))
+
+
+def test_unknown_models_and_options_are_named(ct):
+    with pytest.raises(InputError, match="unknown model 'vit'"):
+        build_model("vit", ct[0])
+    with pytest.raises(InputError, match="no option 'depth'.*valid are"):
+        build_model("lpd", ct[0], depth=3)
+    assert "dropout" in model_options("unet") and "start" in model_options("lpd")
+
+
+def test_trained_model_reconstructs_in_chunks_with_timing(ct):
+    from inverselab.models import TrainedModel
+
+    problem, x, y = ct
+    trained = TrainedModel("lpd", problem, build_model("lpd", problem, width=8, iterations=2))
+    one, history = trained.reconstruct(y, truth=x, batch_size=1)
+    both, _ = trained.reconstruct(y, batch_size=2)
+    torch.testing.assert_close(one, both, rtol=1e-5, atol=1e-6)
+    assert len(history.seconds) == 2 and history.seconds[1] >= history.seconds[0] and len(history.psnr) == 1
+    with pytest.raises(InputError, match="batch size must be >= 1"):
+        trained.reconstruct(y, batch_size=0)
+
+
+@pytest.mark.parametrize("name", ["unet", "lpd", "unrolled"])
+def test_physics_stays_in_full_precision_under_autocast(ct, mri, name):
+    """bf16 autocast (as in GPU training; CPU autocast here) leaves operators in float32."""
+    problem, x, y = mri if name == "unrolled" else ct
+    model = build_model(name, problem, **({"width": 8} if name != "unet" else {"width": 4, "depth": 2}))
+    with torch.no_grad():
+        reference = model(y)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(y)
+    assert low.dtype in (torch.float32, torch.complex64)
+    assert float((low - reference).abs().max()) < 0.05 * float(reference.abs().max())

@@ -1,0 +1,97 @@
+"""Command line of the learned methods: train, evaluate, report, data generate, demo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inverselab import demo
+from inverselab.cli import main
+from inverselab.runs import read_toml
+
+PROBLEM = ["--set", "size=32", "views=12"]
+TINY = ["--option", "width=8", "iterations=2", "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "2", "--n", "4"]
+
+
+@pytest.fixture(scope="module")
+def lpd_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lpd"
+    assert main(["train", "ct-parallel", "--model", "lpd", *PROBLEM, *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_the_run_directory(lpd_run):
+    config = read_toml(lpd_run / "config.toml")
+    assert config["model"] == {"name": "lpd", "options": {"width": 8, "iterations": 2}}
+    assert config["problem"]["views"] == 12 and config["training"]["batch_size"] == 2
+    assert list((lpd_run / "checkpoints").glob("step-*.safetensors"))
+    assert (lpd_run / "model.safetensors").is_file() and (lpd_run / "figures" / "estimate.png").is_file()
+    metrics = json.loads((lpd_run / "metrics.json").read_text())
+    assert metrics["method"] == "lpd" and metrics["n"] == 4 and metrics["training_steps"] == 3
+
+
+def test_evaluate_uses_the_solve_schema(lpd_run, tmp_path, capsys):
+    solve = tmp_path / "tv"
+    assert main(["solve", "ct-parallel", "--method", "fbp", "--n", "4", *PROBLEM, "--out", str(solve)]) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(lpd_run), "--n", "4", "--set", "noise=0.1", "--batch-size", "2", "--out", str(out)]) == 0
+    assert "PSNR" in capsys.readouterr().out
+    ours, theirs = json.loads((out / "metrics.json").read_text()), json.loads((solve / "metrics.json").read_text())
+    assert set(theirs) <= set(ours)
+    assert ours["config"]["problem"]["noise"] == 0.1 and ours["config"]["batch_size"] == 2
+    assert len(ours["per_sample"]["psnr"]) == 4
+
+
+def test_report_is_one_self_contained_html_file(lpd_run, tmp_path):
+    solve = tmp_path / "fbp"
+    main(["solve", "ct-parallel", "--method", "fbp", "--n", "4", *PROBLEM, "--out", str(solve)])
+    page = tmp_path / "report.html"
+    assert main(["report", str(solve), str(lpd_run), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("<img") >= 3 and "data:image/png;base64," in text
+    assert "<table>" in text and ">lpd<" in text and ">fbp<" in text
+    assert "src='http" not in text  # nothing fetched from elsewhere
+
+
+def test_resume_refuses_a_different_model(lpd_run, capsys):
+    code = main(["train", "ct-parallel", "--model", "unet", *PROBLEM, *TINY, "--resume", "--out", str(lpd_run)])
+    assert code == 2
+    assert "different model" in capsys.readouterr().err
+
+
+def test_data_generate_then_train_from_the_cache(tmp_path):
+    cache = tmp_path / "pairs.h5"
+    assert main(["data", "generate", "ct-parallel", *PROBLEM, "--n", "6", "--out", str(cache)]) == 0
+    out = tmp_path / "unet"
+    assert main(["train", "ct-parallel", "--model", "unet", *PROBLEM, "--data", str(cache), "--option", "width=4", "depth=2",
+                 "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--n", "2", "--out", str(out)]) == 0
+    assert read_toml(out / "config.toml")["data"] == str(cache)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "ct-parallel", "--model", "lpd", "--out", "x"], "either --epochs E or --minutes M"),
+        (["train", "ct-parallel", "--model", "lpd", "--epochs", "1", "--option", "depth=2", "--out", "x"], "no option 'depth'"),
+        (["train", "ct-parallel", "--model", "lpd", "--epochs", "1", "--multitask", "views", "--out", "x"], "KEY=V1,V2"),
+        (["evaluate", "nowhere"], "not a training run"),
+        (["report", "nowhere", "--out", "r.html"], "no metrics.json"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_demo_compares_classical_and_learned_and_writes_the_report(tmp_path, capsys, monkeypatch):
+    tiny = {"size": 32, "n": 4, "unet_minutes": 0.02, "lpd_minutes": 0.02, "unet": {"width": 4, "depth": 2},
+            "lpd": {"width": 8, "iterations": 2}}
+    monkeypatch.setitem(demo.DEMO_SETTINGS, True, tiny)
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    for method in ("fbp", "tv", "unet", "lpd"):
+        assert f"\n{method} " in out
+    assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000

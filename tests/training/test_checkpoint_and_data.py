@@ -1,0 +1,128 @@
+"""Checkpoints (atomic, verified, never unpickled) and the HDF5 cache (resumable)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import h5py
+import pytest
+import torch
+
+import inverselab as il
+from inverselab.errors import InputError
+from inverselab.models import build_model
+from inverselab.training import (
+    HDF5Pairs,
+    OnTheFly,
+    Trainer,
+    generate_hdf5,
+    latest_checkpoint,
+    load_checkpoint,
+    load_weights,
+    save_weights,
+)
+
+
+@pytest.fixture()
+def trained_run(tmp_path, problem):
+    torch.manual_seed(0)
+    model = build_model("lpd", problem, width=8, iterations=2)
+    Trainer(model, problem, out=tmp_path, batch_size=2, steps_per_epoch=3, val_size=2).fit(epochs=2)
+    return tmp_path, model
+
+
+def test_checkpoint_restores_model_optimizer_and_rng(trained_run, problem):
+    run, model = trained_run
+    record = latest_checkpoint(run / "checkpoints")
+    assert record.name == "step-00000006.json"
+    fresh = build_model("lpd", problem, width=8, iterations=2)
+    opt = torch.optim.AdamW(fresh.parameters())
+    torch.manual_seed(123)
+    meta = load_checkpoint(record, fresh, opt)
+    assert meta["step"] == 6 and len(meta["history"]) == 2
+    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+    assert int(opt.state_dict()["state"][0]["step"]) == 6
+    assert len(list((run / "checkpoints").glob("*.safetensors"))) == 2  # keep=2
+
+
+def test_truncated_checkpoint_is_refused_with_the_fix(trained_run, problem):
+    run, _ = trained_run
+    record = latest_checkpoint(run / "checkpoints")
+    tensors = record.with_suffix(".safetensors")
+    tensors.write_bytes(tensors.read_bytes()[:-100])
+    model = build_model("lpd", problem, width=8, iterations=2)
+    with pytest.raises(InputError, match="does not match its record.*delete both files"):
+        load_checkpoint(record, model)
+    weights = run / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:50])
+    with pytest.raises(InputError, match="not a valid safetensors file"):
+        load_weights(weights, model)
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path, problem):
+    path = save_weights(tmp_path / "w.safetensors", build_model("lpd", problem, width=8, iterations=2))
+    with pytest.raises(InputError, match="do not fit this model"):
+        load_weights(path, build_model("lpd", problem, width=8, iterations=3))
+
+
+class _Payload:
+    """Unpickling this runs code: it creates a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_malicious_pickle_is_refused_without_running(tmp_path, problem, suffix):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / f"weights{suffix}"
+    with open(evil, "wb") as fh:
+        pickle.dump({"weight": _Payload(marker)}, fh)
+    model = build_model("lpd", problem, width=8, iterations=2)
+    with pytest.raises(InputError, match="refused|not a valid safetensors"):
+        load_weights(evil, model)
+    assert not marker.exists()
+
+
+def test_plain_tensor_pt_files_load(tmp_path, problem):
+    model = build_model("lpd", problem, width=8, iterations=2)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    assert set(load_weights(tmp_path / "w.pt", model)) == set(model.state_dict())
+
+
+def test_hdf5_cache_matches_on_the_fly_and_resumes(tmp_path, problem):
+    path = generate_hdf5(problem, 6, tmp_path / "pairs.h5", chunk=4)
+    cache, live = HDF5Pairs(path, problem), OnTheFly(problem, 6)
+    a, b = cache.get([5, 0, 5]), live.get([5, 0, 5])
+    torch.testing.assert_close(a.truth, b.truth)
+    torch.testing.assert_close(a.y, b.y)
+    # an interrupted generation: only the first chunk recorded, the rest garbage
+    with h5py.File(path, "r+") as fh:
+        fh.attrs["completed"] = 4
+        fh["truth"][4:] = -1
+    with pytest.raises(InputError, match="incomplete.*resume"):
+        HDF5Pairs(path, problem)
+    generate_hdf5(problem, 6, path, chunk=4)
+    torch.testing.assert_close(HDF5Pairs(path, problem).get([4, 5]).truth, live.get([4, 5]).truth)
+
+
+def test_hdf5_cache_rejects_other_problems_and_corrupt_files(tmp_path, problem):
+    path = generate_hdf5(problem, 2, tmp_path / "pairs.h5")
+    other = il.make_problem("ct-parallel", size=32, views=20)
+    with pytest.raises(InputError, match="was generated for"):
+        HDF5Pairs(path, other)
+    with pytest.raises(InputError, match="different dataset"):
+        generate_hdf5(problem, 3, path)
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5 at all")
+    with pytest.raises(InputError, match="not a readable"):
+        HDF5Pairs(bad, problem)
+    with pytest.raises(InputError, match="not a readable HDF5 file"):
+        generate_hdf5(problem, 2, bad)
