@@ -21,7 +21,7 @@ from .report import build_report
 __all__ = ["run_demo", "DEMO_SETTINGS"]
 
 DEMO_SETTINGS = {
-    False: {"size": 128, "n": 32, "unet_minutes": 1.75, "lpd_minutes": 3.5, "unet": {"width": 16}, "lpd": {}},
+    False: {"size": 128, "n": 32, "unet_minutes": 2.0, "lpd_minutes": 4.0, "unet": {"width": 16}, "lpd": {}},
     True: {"size": 64, "n": 16, "unet_minutes": 0.3, "lpd_minutes": 0.6, "unet": {"width": 16}, "lpd": {"width": 16}},
 }
 
