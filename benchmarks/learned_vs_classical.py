@@ -23,6 +23,7 @@ Training runs land in benchmarks/runs/<part>_<model>/ (git-ignored); they resume
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,14 +61,16 @@ def classical(problem: Problem, name: str, **params) -> Callable:
     return lambda y: method.reconstruct(y)[0]
 
 
+def training_info(run: Path) -> dict:
+    """Training time, steps and validation curve of a run."""
+    history = json.loads((run / "training.json").read_text())["history"]
+    return {"training_minutes": history[-1]["seconds"] / 60, "training_steps": history[-1]["step"],
+            "val_psnr_curve": [(h["seconds"], h["val_psnr"]) for h in history]}
+
+
 def learned(run: Path) -> tuple[Callable, dict]:
     trained = load_run(run)
-    import json
-
-    history = json.loads((run / "training.json").read_text())["history"]
-    info = {"training_minutes": history[-1]["seconds"] / 60, "training_steps": history[-1]["step"],
-            "val_psnr_curve": [(h["seconds"], h["val_psnr"]) for h in history]}
-    return (lambda y: trained.reconstruct(y)[0]), info
+    return (lambda y: trained.reconstruct(y)[0]), training_info(run)
 
 
 def tune(problem: Problem, name: str, param: str, values: list[float], n: int = 16, **fixed) -> tuple[float, dict]:
@@ -178,8 +181,8 @@ def part_htc(args) -> None:
 
     data = Path(args.data)
     problem = make_problem("ct-htc", size=args.size, start=299.0, arc=30.0)
-    _, info = learned(train(problem, "htc", "unet", args.minutes_unet, options={"width": 16}))
-    trained = load_run(RUNS / "htc_unet")
+    run = train(problem, "htc", "unet", args.minutes_unet, options={"width": 16})
+    trained, info = load_run(run), training_info(run)
     rows = {}
     for scan_file, truth_file in (("tb_category7.mat", "tb_groundtruth.npy"),):
         scan = read_htc2022(data / scan_file, image_size=args.size)
