@@ -31,7 +31,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = []
     print(f"{'problem':12s} {'method':10s} {'PSNR dB':>8s} {'SSIM':>6s} {'s/sample':>9s}")
-    for name in args.problems or il.list_problems():
+    for name in args.problems or il.list_problems("reconstruction"):
         p = il.make_problem(name)
         x = p.sample_truth(args.n, seed=0)
         y = p.simulate(x, seed=1)

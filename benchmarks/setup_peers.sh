@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the benchmark environment .venv-bench with inverselab and its peer libraries
-# (astra-toolbox, scikit-image, deepinv) beside the CPU build of torch.
+# (astra-toolbox, scikit-image, deepinv, deepxde) beside the CPU build of torch.
 #
 # Run from the repository root:  bash benchmarks/setup_peers.sh
 # Idempotent: re-running reuses the venv, reinstalls nothing that is already satisfied and
@@ -26,6 +26,9 @@ PIP=("$PY" -m pip install --disable-pip-version-check)
 # dependencies deepinv needs.
 "${PIP[@]}" --no-deps "deepinv==0.5.0" "torchvision==0.28.0"
 "${PIP[@]}" numpy matplotlib tqdm torchmetrics einops requests h5py natsort scikit-image
+# DeepXDE (PINN peer, PyTorch backend). It does not depend on torch, so pip leaves the CPU
+# torch alone; it brings scikit-learn and scikit-optimize.
+"${PIP[@]}" "deepxde==1.15.0"
 
 # PyPI's torchvision is built against CUDA torch: its C++ ops do not load beside the CPU
 # torch, and _meta_registrations.py registers fake kernels for torchvision::nms / qnms
@@ -58,8 +61,9 @@ else:
     print(f"torchvision patch applied: {path}")
 PYEOF
 
-"$PY" - <<'PYEOF'
+DDE_BACKEND=pytorch "$PY" - <<'PYEOF'
 import astra
+import deepxde
 import deepinv
 import skimage
 import torch
@@ -68,9 +72,11 @@ import torchvision
 import inverselab
 
 assert not torch.cuda.is_available() and "+cpu" in torch.__version__, torch.__version__
+assert deepxde.backend.backend_name == "pytorch", deepxde.backend.backend_name
 print(
     f"ok: torch {torch.__version__}, torchvision {torchvision.__version__}, "
     f"astra {astra.__version__}, deepinv {deepinv.__version__}, "
-    f"scikit-image {skimage.__version__}, inverselab {inverselab.__version__}"
+    f"scikit-image {skimage.__version__}, deepxde {deepxde.__version__} "
+    f"({deepxde.backend.backend_name}), inverselab {inverselab.__version__}"
 )
 PYEOF

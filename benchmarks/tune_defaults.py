@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=100)
     args = parser.parse_args()
     results = {}
-    for name in args.problems or il.list_problems():
+    for name in args.problems or il.list_problems("reconstruction"):
         p = il.make_problem(name)
         x = p.sample_truth(args.n, seed=args.seed)
         y = p.simulate(x, seed=args.seed + 1)

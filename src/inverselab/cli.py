@@ -58,15 +58,18 @@ def _pairs(items: Sequence[str] | None, flag: str, parse: bool) -> dict:
 def cmd_list(args) -> int:
     from .methods import METHODS, available_methods
     from .problems import list_problems, make_problem, problem_info
+    from .problems.estimation import EstimationProblem
 
     print("problems:")
     for name in list_problems():
         info = problem_info(name)
         params = ", ".join(f"{k}={v}" for k, v in info.defaults.items())
-        print(f"  {name:12s} {info.description}")
+        print(f"  {name:20s} {info.description}")
         if args.verbose:
-            print(f"  {'':12s} parameters: {params}")
-            print(f"  {'':12s} methods: {', '.join(available_methods(make_problem(name)))}")
+            print(f"  {'':20s} parameters: {params}")
+            problem = make_problem(name)
+            names = list(problem.methods) if isinstance(problem, EstimationProblem) else available_methods(problem)
+            print(f"  {'':20s} methods: {', '.join(names)}")
     print("methods:")
     for name, spec in METHODS.items():
         print(f"  {name:12s} {spec.description}")
@@ -85,13 +88,22 @@ def cmd_solve(args) -> int:
 
     from .jobs import solve_job
     from .problems import make_problem
+    from .problems.estimation import EstimationProblem
 
     overrides = _pairs(args.set, "--set", parse=False)
     params = _pairs(args.param, "--param", parse=True)
     torch.manual_seed(args.seed)
     problem = make_problem(args.problem, **overrides)
+    if isinstance(problem, EstimationProblem):
+        from .jobs import estimation_job
+
+        m = estimation_job(problem, args.method, params, args.seed, args.out)
+        found = ", ".join([f"{k} = {v['estimate']:.6g} (error {v['rel_error']:.2%})" for k, v in m["parameters"].items()]
+                          + [f"{k}: rel. L2 error {v:.2%}" for k, v in m["fields"].items()])
+        print(f"{m['problem']} {m['method']}: {found}; {m['seconds']:.3g} s -> {args.out}")
+        return 0
     dtype = torch.float64 if args.double else torch.float32
-    _print_metrics(solve_job(problem, args.method, params, args.n, args.seed, args.out, dtype), args.out)
+    _print_metrics(solve_job(problem, args.method or problem.default_method, params, args.n, args.seed, args.out, dtype), args.out)
     return 0
 
 
@@ -217,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="reconstruct simulated data of a problem with a classical method")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--method", default="tv", help="fbp, tikhonov, tv, tv-admm, wavelet or baseline")
+    p.add_argument("--method", help="fbp, tikhonov, tv, tv-admm, wavelet, baseline; pinn, adjoint, ... for "
+                   "estimation problems (default: the problem's own; see 'inverselab list -v')")
     p.add_argument("--n", type=int, default=8, help="number of samples")
     p.add_argument("--seed", type=int, default=0, help="seed of the truths (noise uses seed + 1)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides, e.g. views=60")

@@ -22,7 +22,7 @@ from .runs import read_toml, write_json_atomic, write_toml_atomic
 
 Tensor = torch.Tensor
 
-__all__ = ["solve_job", "train_job", "evaluate_job", "versions", "test_pairs"]
+__all__ = ["solve_job", "estimation_job", "train_job", "evaluate_job", "versions", "test_pairs"]
 
 SAMPLES_KEPT = 4  # truths/estimates stored per run for reports
 
@@ -100,6 +100,33 @@ def solve_job(problem: Problem, method_name: str, params: dict, n: int, seed: in
               "dtype": str(dtype).replace("torch.", ""), "versions": versions()}
     write_toml_atomic(out / "config.toml", config)
     return _write_result(out, problem, method.name, x, y, estimate, history, seconds, config)
+
+
+def estimation_job(problem, method_name: str | None, params: dict, seed: int, out: str | Path) -> dict:
+    """Estimate the unknowns of an :class:`~inverselab.problems.estimation.EstimationProblem`
+    from its data drawn with ``seed``; writes ``config.toml``, ``metrics.json`` (errors,
+    estimates, seconds, history), ``estimate.safetensors`` (fields) and ``figures/``."""
+    from .report.estimation import estimation_figures
+    from .runs import write_atomic
+    from .training.checkpoint import safetensors_bytes
+
+    method = problem.method(method_name)
+    name = method_name or problem.default_method
+    out = Path(out)
+    config = {"problem": problem.config, "method": {"name": name, **method.defaults, **params}, "seed": seed,
+              "versions": versions()}
+    write_toml_atomic(out / "config.toml", config)
+    estimate = problem.solve(name, seed=seed, **params)
+    scores = problem.evaluate(estimate)
+    metrics = {"problem": problem.name, "method": name, "kind": "estimation", "seed": seed, **scores,
+               "estimate": estimate.parameters, "seconds": estimate.seconds, "config": config,
+               "history": estimate.history}
+    write_json_atomic(out / "metrics.json", metrics)
+    if estimate.fields:
+        tensors = {k: v.detach().cpu().float().contiguous() for k, v in estimate.fields.items()}
+        write_atomic(out / "estimate.safetensors", safetensors_bytes(tensors, {}))
+    estimation_figures(out / "figures", problem, estimate)
+    return metrics
 
 
 def train_job(

@@ -67,7 +67,7 @@ def test_standalone_operators_have_exact_adjoints(n):
 
 
 @pytest.mark.parametrize("size", [16, 32])
-@pytest.mark.parametrize("name", il.list_problems())
+@pytest.mark.parametrize("name", il.list_problems("reconstruction"))
 def test_preset_operators_have_exact_adjoints(name, size):
     problem = il.make_problem(name, size=size)
     assert dottest(problem.operator, batch=2) < TOL

@@ -5,6 +5,7 @@ Every built-in linear operator implements its own exact adjoint (checked by :fun
 
 from .base import Diagonal, Identity, LinearOperator, Operator, Stacked, dottest, gradcheck, vstack
 from .gradient import Gradient
+from .heat import Grid2D, HeatEquation2D, SteadyDiffusion2D, solve_heat, solve_steady
 from .imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel, hartley
 from .mri import (
     CartesianMRI,
@@ -16,9 +17,17 @@ from .mri import (
     variable_density_mask_2d,
 )
 from .tomography import FBP_FILTERS, FanBeam2D, ParallelBeam2D, fbp
+from .wave import Wave1D, ricker
 from .wavelet import Wavelet2D
 
 __all__ = [
+    "solve_steady",
+    "solve_heat",
+    "ricker",
+    "Wave1D",
+    "SteadyDiffusion2D",
+    "HeatEquation2D",
+    "Grid2D",
     "Blur",
     "CartesianMRI",
     "CompressedSensing",

@@ -12,13 +12,23 @@ from .base import Problem
 __all__ = ["register", "make_problem", "list_problems", "problem_info", "PresetInfo"]
 
 
+KINDS = ("reconstruction", "estimation")
+
+
 @dataclass(frozen=True)
 class PresetInfo:
-    """A registered preset: its builder, one-line description and default parameters."""
+    """A registered preset: its builder, one-line description, kind and default parameters.
+
+    ``kind`` is ``"reconstruction"`` (a :class:`Problem`: many truths, image-like
+    measurements) or ``"estimation"`` (an
+    :class:`~inverselab.problems.estimation.EstimationProblem`: one system, unknown
+    coefficients).
+    """
 
     name: str
     builder: Callable[..., Problem]
     description: str
+    kind: str = "reconstruction"
 
     @property
     def defaults(self) -> dict:
@@ -30,24 +40,27 @@ class PresetInfo:
 _PRESETS: dict[str, PresetInfo] = {}
 
 
-def register(name: str, description: str) -> Callable[[Callable[..., Problem]], Callable[..., Problem]]:
+def register(name: str, description: str, kind: str = "reconstruction") -> Callable[[Callable], Callable]:
     """Decorator adding a preset builder (keyword parameters with defaults) to the registry."""
+    check_choice("problem kind", kind, KINDS)
 
     def wrap(builder: Callable[..., Problem]) -> Callable[..., Problem]:
-        _PRESETS[name] = PresetInfo(name, builder, description)
+        _PRESETS[name] = PresetInfo(name, builder, description, kind)
         return builder
 
     return wrap
 
 
 def _load_presets() -> None:
-    from . import presets  # noqa: F401  (registers on import)
+    from . import lorenz, pde, presets  # noqa: F401  (register on import)
 
 
-def list_problems() -> list[str]:
-    """Names of all registered problems."""
+def list_problems(kind: str | None = None) -> list[str]:
+    """Names of the registered problems, all or of one kind ("reconstruction", "estimation")."""
     _load_presets()
-    return sorted(_PRESETS)
+    if kind is not None:
+        check_choice("problem kind", kind, KINDS)
+    return sorted(name for name, info in _PRESETS.items() if kind in (None, info.kind))
 
 
 def problem_info(name: str) -> PresetInfo:

@@ -103,10 +103,10 @@ def minimize(
         return loss
 
     monitor = Monitor(iters, tol, lambda x: objective(x).detach(), truth, data_range)
-    x = project(z.detach(), bounds)
+    x = project(z.detach(), bounds).clone()  # z changes in place: keep a copy to compare with
     for k in range(int(iters)):
         opt.step(closure)
-        x_prev, x = x, project(z.detach(), bounds)
+        x_prev, x = x, project(z.detach(), bounds).clone()
         with torch.no_grad():
             if monitor.step(k, x, x_prev):
                 break

@@ -1,0 +1,181 @@
+"""PINN declaration, derivatives, named loss terms, weighting and training."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from inverselab.errors import InputError
+from inverselab.models.pinn import (
+    PINN,
+    Box,
+    Constraint,
+    Dirichlet,
+    GradientAnnealing,
+    Initial,
+    Net,
+    Observed,
+    ReLoBRaLo,
+    Scalar,
+    fit,
+)
+from inverselab.problems import make_problem
+from inverselab.problems.pde import (
+    _diffusion_exact,
+    _diffusion_pinn,
+    _heat_a,
+    _heat_pinn,
+    _heat_u,
+    _poisson_a,
+    _poisson_pinn,
+    _poisson_u,
+)
+
+pi = math.pi
+
+
+def _exact(model: PINN, solutions: dict) -> PINN:
+    """Make every network of ``model`` return the analytic solution (float64)."""
+    model.double()
+
+    def field_values(key, points, v):
+        cols = [solutions[name](v) for name in model.output_names(key)]
+        return torch.stack(cols, dim=1)
+
+    model.field_values = field_values
+    return model
+
+
+def _max_losses(model: PINN, n: int = 200) -> dict:
+    points = model.sample_points(n, torch.Generator().manual_seed(3))
+    return {k: float(v.detach()) for k, v in model.losses(points).items()}
+
+
+def _vanish(losses: dict) -> bool:
+    """Residual terms vanish to float64 round-off; data terms to float32 (stored values)."""
+    return all(v < (1e-12 if k.startswith("data") else 1e-20) for k, v in losses.items())
+
+
+def test_diffusion_residuals_vanish_on_the_analytic_solution():
+    problem = make_problem("pinn-diffusion-1d", C_init=1.0)
+    model = _exact(_diffusion_pinn(problem, problem.observe(0), 0, 8), {"u": lambda v: _diffusion_exact(v.x, v.t)})
+    losses = _max_losses(model)
+    assert set(losses) == {"pde", "bc", "ic", "data"}
+    assert _vanish(losses), losses
+    # with the wrong coefficient the residual does not vanish
+    model.raw["C"].data.fill_(2.0)
+    assert _max_losses(model)["pde"] > 1.0
+
+
+def test_heat_residuals_vanish_on_the_analytic_solution():
+    problem = make_problem("heat-conductivity", noise=0.0, observations=50)
+    model = _exact(_heat_pinn(problem, problem.observe(0), 0, 8),
+                   {"u": lambda v: _heat_u(v.x, v.y, v.t), "a": lambda v: _heat_a(v.x, v.y)})
+    assert _vanish(_max_losses(model))
+
+
+def test_heat_residual_detects_a_wrong_conductivity():
+    problem = make_problem("heat-conductivity", noise=0.0, observations=50)
+    model = _exact(_heat_pinn(problem, problem.observe(0), 0, 8),
+                   {"u": lambda v: _heat_u(v.x, v.y, v.t), "a": lambda v: 2 + 0 * v.x})
+    assert _max_losses(model)["pde"] > 1.0
+
+
+def test_poisson_residuals_vanish_on_the_analytic_solution():
+    problem = make_problem("poisson-conductivity", noise=0.0, grid=10)
+    model = _exact(_poisson_pinn(problem, problem.observe(0), 0, 8),
+                   {"u": lambda v: _poisson_u(v.x, v.y), "a": lambda v: _poisson_a(v.x, v.y)})
+    assert _vanish(_max_losses(model))
+
+
+def test_derivatives_by_name_match_calculus():
+    net = Net(hidden=(4,), transform=lambda r, v: 0 * r + torch.sin(v.x) * v.time**2)
+    model = PINN(domain=Box(x=(0, 2), time=(0, 1)), fields={"u": net},
+                 residuals={"r": lambda v: v.u}, time="time").double()
+    v = model.values(torch.tensor([[0.3, 0.5], [1.2, 0.9]], dtype=torch.float64))
+    x, t = v.x, v.time
+    assert torch.allclose(v.u_x, torch.cos(x) * t**2)
+    assert torch.allclose(v.u_xx, -torch.sin(x) * t**2)
+    assert torch.allclose(v.d("u", "time"), 2 * torch.sin(x) * t)
+    assert torch.allclose(v.d("u", "x", "time"), 2 * torch.cos(x) * t)
+    with pytest.raises(AttributeError, match="derivatives are written like"):
+        v.w_x
+
+
+def test_declaration_errors_are_clear():
+    box = Box(x=(0, 1), t=(0, 1))
+    with pytest.raises(InputError, match="distinct"):
+        PINN(box, {"u": Net()}, {"data": lambda v: v.u}, observations={"data": Observed("u", torch.zeros(2, 2), torch.zeros(2))})
+    with pytest.raises(InputError, match="low < high"):
+        Box(x=(1, 0))
+    with pytest.raises(InputError, match="time coordinate"):
+        PINN(Box(x=(0, 1)), {"u": Net()}, {"pde": lambda v: v.u}, conditions={"ic": Initial("u", 0.0)})
+    with pytest.raises(InputError, match=r"observation points must be \(N, 2\)"):
+        PINN(box, {"u": Net()}, {"pde": lambda v: v.u}, observations={"d": Observed("u", torch.zeros(3, 3), torch.zeros(3))})
+    model = PINN(box, {"u": Net(hidden=(4,))}, {"pde": lambda v: v.u_t})
+    with pytest.raises(InputError, match="unknown loss term 'bc'"):
+        fit(model, weights={"bc": 1.0}, adam_steps=1, lbfgs_steps=0, progress=False)
+    with pytest.raises(InputError, match="unknown fit setting"):
+        fit(model, epochs=3)
+
+
+def test_boundary_and_initial_points_lie_where_declared():
+    model = PINN(Box(x=(-1, 1), y=(0, 2), t=(0, 5)), {"u": Net(hidden=(4,))}, {"pde": lambda v: v.u},
+                 conditions={"bc": Dirichlet("u", 0.0, points=64), "ic": Initial("u", 0.0, points=32),
+                             "left": Constraint(lambda v: v.u, on="boundary:x", points=16)})
+    pts = model.sample_points(10, torch.Generator().manual_seed(0))
+    x, y = pts["bc"][:, 0], pts["bc"][:, 1]
+    on_face = torch.isclose(x.abs(), torch.tensor(1.0)) | torch.isclose(y, torch.tensor(0.0)) | torch.isclose(y, torch.tensor(2.0))
+    assert bool(on_face.all())
+    assert bool((pts["ic"][:, 2] == 0).all())
+    assert bool(torch.isclose(pts["left"][:, 0].abs(), torch.tensor(1.0)).all())
+
+
+def test_fit_recovers_the_diffusion_coefficient():
+    torch.set_num_threads(1)
+    problem = make_problem("pinn-diffusion-1d")
+    estimate = problem.solve("pinn", seed=0, lbfgs_steps=1500)
+    history = estimate.history
+    assert abs(estimate.parameters["C"] - 1) < 5e-3
+    assert history["phase"][0] == "adam" and history["phase"][-1] == "lbfgs"
+    # the kept state is the best recorded one
+    assert min(history["loss"]) <= history["loss"][-1] * (1 + 1e-6) or history["stop_reason"] != "budget"
+
+
+def test_lbfgs_never_ends_worse_than_adam_left_it():
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 16)
+    history = fit(model, adam_steps=200, lbfgs_steps=200, collocation=40, record_every=20, progress=False, lr=1e-2)
+    adam_end = [l for l, p in zip(history.loss, history.phase) if p == "lbfgs"][0]
+    final = model.losses(model.sample_points(40, torch.Generator().manual_seed(0)))  # other points: just finite
+    assert all(torch.isfinite(v) for v in final.values())
+    assert min(l for l, p in zip(history.loss, history.phase) if p == "lbfgs") <= adam_end
+
+
+@pytest.mark.parametrize("scheme", ["annealing", "relobralo"])
+def test_adaptive_weights_move(scheme):
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 0, 16)
+    history = fit(model, adam_steps=60, lbfgs_steps=0, collocation=40, record_every=10, weighting=scheme, progress=False)
+    moved = [name for name, w in history.weights.items() if abs(w[-1] - w[0]) > 1e-6]
+    assert moved, history.weights
+    if scheme == "annealing":
+        assert history.weights["pde"] == [1.0] * len(history.weights["pde"])  # the reference keeps its weight
+
+
+def test_weighting_classes_validate():
+    with pytest.raises(InputError, match="reference"):
+        GradientAnnealing(["data"], reference=["pde"])
+    with pytest.raises(InputError, match=">= 0"):
+        ReLoBRaLo(["a", "b"], weights={"a": -1.0})
+
+
+def test_scalar_scaling_and_positivity():
+    s = Scalar(15.0, scale=10.0)
+    assert s.raw_init() == pytest.approx(1.5)
+    p = Scalar(0.5, positive=True)
+    assert float(p.value(torch.tensor(p.raw_init()))) == pytest.approx(0.5)
+    with pytest.raises(InputError, match="init > 0"):
+        Scalar(-1.0, positive=True)
