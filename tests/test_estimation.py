@@ -107,3 +107,18 @@ def test_cli_solve_pinn_records_loss_terms(tmp_path):
 def test_cli_rejects_an_unknown_parameter(tmp_path, capsys):
     assert main(["solve", "lorenz", "--param", "lr=1", "--out", str(tmp_path / "x")]) == 2
     assert "has no parameter 'lr'" in capsys.readouterr().err
+
+
+def test_report_shows_estimation_runs_with_their_figures(tmp_path):
+    heat, wave = tmp_path / "heat", tmp_path / "wave"
+    assert main(["solve", "heat-conductivity", "--method", "adjoint", "--param", "cells=12", "steps=10", "iters=3",
+                 "--set", "observations=200", "--out", str(heat)]) == 0
+    assert main(["solve", "wave-speed-1d", "--param", "iters=2", "--set", "cells=40", "steps=200",
+                 "--out", str(wave)]) == 0
+    assert (wave / "figures" / "field_c.png").stat().st_size > 1000  # a 1-D profile plot
+    out = tmp_path / "report.html"
+    assert main(["report", str(heat), str(wave), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "Parameter and field estimation" in text and "wave-speed-1d" in text
+    assert text.count("data:image/png;base64,") >= 4  # fields and loss curves of both runs
+    assert "PSNR (dB)" not in text  # no reconstruction table without reconstruction runs

@@ -26,19 +26,38 @@ def _fields(path: Path, problem: EstimationProblem, estimate: Estimate, name: st
     found = estimate.fields[name].detach().double().cpu().numpy()
     lo, hi = float(truth.min()), float(truth.max())
     error = np.abs(found - truth)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    rel = np.linalg.norm(found - truth) / np.linalg.norm(truth)
+    if truth.ndim == 1:
+        return _profile(path, problem, name, truth, found, rel)
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.9), constrained_layout=True)
     names = list(problem.grid)
     for ax, image, title, kw in (
         (axes[0], truth, f"true {name}", {"vmin": lo, "vmax": hi}),
         (axes[1], found, f"recovered {name}", {"vmin": lo, "vmax": hi}),
-        (axes[2], error, f"|error| (rel. L2 {np.linalg.norm(found - truth) / np.linalg.norm(truth):.3f})", {}),
+        (axes[2], error, f"|error| (rel. L2 {rel:.3f})", {}),
     ):
         im = ax.imshow(image, origin="lower", extent=_extent(problem), cmap="viridis" if ax is not axes[2] else "magma", **kw)
         ax.set_title(title)
         if len(names) == 2:
             ax.set_xlabel(names[0])
-            ax.set_ylabel(names[1])
+            if ax is axes[0]:
+                ax.set_ylabel(names[1])
         fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def _profile(path: Path, problem: EstimationProblem, name: str, truth: np.ndarray, found: np.ndarray,
+             rel: float) -> Path:
+    """A 1-D field: true and recovered profiles."""
+    plt = pyplot()
+    coord = next(iter(problem.grid))
+    axis = problem.grid[coord].detach().cpu().numpy()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    ax.plot(axis, truth, "k", lw=2, label=f"true {name}")
+    ax.plot(axis, found, "C1--", label=f"recovered {name} (rel. L2 {rel:.3f})")
+    ax.set_xlabel(coord)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     return _save(fig, path)
 
 

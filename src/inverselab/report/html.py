@@ -138,6 +138,28 @@ def _table(runs: list[RunSummary]) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
+def _estimation_table(runs: list[RunSummary]) -> str:
+    head = ["run", "problem", "method", "estimates and errors", "max rel. error", "seconds"]
+    rows = []
+    for r in runs:
+        m = r.metrics
+        found = [f"{k} = {v['estimate']:.5g} ({v['rel_error']:.2%})" for k, v in m.get("parameters", {}).items()]
+        found += [f"{k}: rel. L2 {v:.2%}" for k, v in m.get("fields", {}).items()]
+        cells = [r.path.name, m["problem"], m["method"], "; ".join(found), f"{m['rel_error']:.2%}", f"{m['seconds']:.3g}"]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def _run_figures(run: RunSummary) -> str:
+    """The run's own figures (fields, loss terms, unknowns over time), embedded."""
+    images = []
+    for png in sorted((run.path / "figures").glob("*.png")):
+        data = base64.b64encode(png.read_bytes()).decode()
+        images.append(f"<img alt='{html.escape(png.stem)}' src='data:image/png;base64,{data}'>")
+    return f"<h3>{html.escape(run.label)}</h3>" + "".join(images)
+
+
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}
 th{background:#f3f3f3}td:first-child,td:nth-child(2),td:nth-child(3){text-align:left}img{max-width:100%}
@@ -157,14 +179,20 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "inversel
              f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
     if note:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
-    parts += ["<h2>Metrics</h2>", _table(summaries),
-              "<h2>Quality against time</h2>", f"<img alt='PSNR against seconds per image' src='{_claim(summaries)}'>"]
-    grid = _grid(summaries)
-    if grid:
-        parts += ["<h2>Reconstructions and error maps</h2>", f"<img alt='reconstructions' src='{grid}'>"]
-    curves = _curves(summaries)
-    if curves:
-        parts += ["<h2>Training</h2>", f"<img alt='training curves' src='{curves}'>"]
+    estimation = [s for s in summaries if s.metrics.get("kind") == "estimation"]
+    reconstruction = [s for s in summaries if s not in estimation]
+    if reconstruction:
+        parts += ["<h2>Metrics</h2>", _table(reconstruction), "<h2>Quality against time</h2>",
+                  f"<img alt='PSNR against seconds per image' src='{_claim(reconstruction)}'>"]
+        grid = _grid(reconstruction)
+        if grid:
+            parts += ["<h2>Reconstructions and error maps</h2>", f"<img alt='reconstructions' src='{grid}'>"]
+        curves = _curves(reconstruction)
+        if curves:
+            parts += ["<h2>Training</h2>", f"<img alt='training curves' src='{curves}'>"]
+    if estimation:
+        parts += ["<h2>Parameter and field estimation</h2>", _estimation_table(estimation),
+                  *[_run_figures(s) for s in estimation]]
     configs = "".join(f"<h3>{html.escape(s.label)}</h3><pre>{html.escape(json.dumps(s.metrics.get('config', {}), indent=1))}</pre>"
                       for s in summaries)
     parts += ["<h2>Configurations</h2>", configs, "</body></html>"]
