@@ -117,7 +117,6 @@ def pinn_diffusion_1d(observations: int = 10, noise: float = 0.0, C_init: float 
         methods={"pinn": _pinn_method(
             _diffusion_pinn, "PINN (tanh MLP, Adam then L-BFGS) with C as an unknown scalar",
             collocation=40, adam_steps=1000, lr=1e-2, lr_decay=0.1, resample_every=10, lbfgs_steps=2000,
-            lbfgs_resample=True,
             record_every=10)},
         default_method="pinn",
     )

@@ -35,10 +35,7 @@ class FitConfig:
         L-BFGS iterations after Adam (in chunks of ``lbfgs_chunk``, each checked for a rise).
     lbfgs_chunk : int
         L-BFGS iterations between checks of the loss.
-    lbfgs_resample : bool
-        Draw fresh collocation and boundary points for every L-BFGS chunk (the curvature memory
-        and the rollback reference restart with each draw). With few points this removes the
-        bias of fitting one fixed draw exactly (a stochastic quasi-Newton scheme).
+
     collocation : int
         Interior points per residual term.
     resample_every : int
@@ -62,7 +59,6 @@ class FitConfig:
     lr_decay: float = 1.0
     lbfgs_steps: int = 500
     lbfgs_chunk: int = 20
-    lbfgs_resample: bool = False
     collocation: int = 1000
     resample_every: int = 0
     weighting: str | Weighting = "fixed"
@@ -188,7 +184,7 @@ def fit(
         _adam(model, config, weighting, generator, points, params, note, bar)
         if config.adam_steps and not config.resample_every and best["state"] is not None:
             model.load_state_dict(best["state"])  # with resampling, records are on other points
-        _lbfgs(model, config, weighting, generator, points, params, note, bar, history, best)
+        _lbfgs(model, config, weighting, points, params, note, bar, history, best)
     except _Stop as stop:
         history.stop_reason = stop.reason
     finally:
@@ -237,7 +233,7 @@ def _adam(model, config, weighting, generator, points, params, note, bar) -> Non
             note(step, "adam", total.detach(), {k: v.detach() for k, v in losses.items()})
 
 
-def _lbfgs(model, config, weighting, generator, points, params, note, bar, history, best) -> None:
+def _lbfgs(model, config, weighting, points, params, note, bar, history, best) -> None:
     if not config.lbfgs_steps:
         return
 
@@ -247,15 +243,12 @@ def _lbfgs(model, config, weighting, generator, points, params, note, bar, histo
 
     step0 = config.adam_steps
 
-    def new_reference(step: int) -> None:
-        # losses on other points are not comparable: the current state is the reference for
-        # rollbacks on these points
-        best.update(loss=math.inf, state=None)
-        losses = model.losses(points)
-        note(step, "lbfgs", weighting.total(losses).detach(), {k: v.detach() for k, v in losses.items()})
-
+    # L-BFGS works on the last points drawn; losses recorded on earlier draws are not
+    # comparable, so the starting state is the reference for rollbacks
+    best.update(loss=math.inf, state=None)
+    losses = model.losses(points)
+    note(step0, "lbfgs", weighting.total(losses).detach(), {k: v.detach() for k, v in losses.items()})
     opt = make()
-    new_reference(step0)
 
     def closure() -> Tensor:
         opt.zero_grad(set_to_none=True)
@@ -266,10 +259,6 @@ def _lbfgs(model, config, weighting, generator, points, params, note, bar, histo
     done = 0
     stalled = 0  # consecutive chunks that lowered the best loss by less than 1e-4 (relative)
     while done < config.lbfgs_steps:
-        if config.lbfgs_resample and done:
-            points.update(model.sample_points(config.collocation, generator))
-            opt = make()
-            new_reference(step0 + done)
         before_best = best["loss"]
         before = opt.state[opt._params[0]].get("n_iter", 0) if opt.state else 0
         opt.step(closure)
@@ -289,5 +278,5 @@ def _lbfgs(model, config, weighting, generator, points, params, note, bar, histo
             if ran < config.lbfgs_chunk:  # stopped on its tolerances or a failed line search
                 opt = make()
         stalled = stalled + 1 if best["loss"] > before_best * (1 - 1e-4) else 0
-        if stalled >= 3 and not config.lbfgs_resample:
+        if stalled >= 3:
             raise _Stop("converged")
