@@ -122,3 +122,11 @@ def test_report_shows_estimation_runs_with_their_figures(tmp_path):
     assert "Parameter and field estimation" in text and "wave-speed-1d" in text
     assert text.count("data:image/png;base64,") >= 4  # fields and loss curves of both runs
     assert "PSNR (dB)" not in text  # no reconstruction table without reconstruction runs
+
+
+def test_adjoint_inversion_regularisers():
+    problem = make_problem("poisson-conductivity", grid=25)
+    tv = problem.solve("adjoint", seed=0, reg="tv", lam=0.01, cells=16, iters=40)
+    assert problem.evaluate(tv)["fields"]["a"] < 0.15
+    with pytest.raises(InputError, match="regulariser"):
+        problem.solve("adjoint", reg="l1")

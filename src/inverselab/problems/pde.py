@@ -164,24 +164,25 @@ def _heat_pinn(problem: EstimationProblem, data: Observations, seed: int, width:
 
 
 def _invert_log_conductivity(problem: EstimationProblem, data: Observations, grid, observe: Callable[[Tensor], Tensor],
-                             start: float, lam: float, iters: int) -> Estimate:
-    """``log a`` on ``grid`` by L-BFGS on the misfit of ``observe(a)`` plus ``lam`` times the
-    smoothness ``||D log a||^2 / 2``, from the constant ``start``; ``a`` then interpolated to
-    the problem's evaluation grid."""
+                             start: float, lam: float, iters: int, reg: str) -> Estimate:
+    """``log a`` on ``grid`` by L-BFGS on the misfit of ``observe(a)`` plus ``lam`` times a
+    regulariser of ``log a`` (``"smoothness"``: ``||D log a||^2 / 2``, ``"tv"``: smoothed total
+    variation, ``"tikhonov"``), from the constant ``start``; ``a`` then interpolated to the
+    problem's evaluation grid."""
     from ..operators.base import Operator
     from ..operators.heat import interpolate
     from ..solvers import minimize
 
     forward = Operator.from_function(lambda m: observe(torch.exp(m)), grid.shape, data.points.shape[0])
     m0 = torch.full((1, *grid.shape), math.log(start), dtype=torch.float64)
-    m, history = minimize(forward, data.values[None].double(), m0, lam=lam, reg="smoothness", iters=iters)
+    m, history = minimize(forward, data.values[None].double(), m0, lam=lam, reg=reg, iters=iters)
     points = torch.stack([problem.grid["x"].reshape(-1), problem.grid["y"].reshape(-1)], 1)
     a = interpolate(torch.exp(m), grid, points).reshape(problem.grid["x"].shape)
     return Estimate(fields={"a": a}, history={"kind": "solver", **history.as_dict()})
 
 
 def _heat_adjoint(problem: EstimationProblem, data: Observations, seed: int, *, cells: int, steps: int,
-                  lam: float, iters: int) -> Estimate:
+                  lam: float, iters: int, reg: str) -> Estimate:
     """log-conductivity by L-BFGS through the Crank-Nicolson finite-volume solver."""
     from ..operators.heat import Grid2D, HeatEquation2D
 
@@ -191,7 +192,7 @@ def _heat_adjoint(problem: EstimationProblem, data: Observations, seed: int, *, 
     times = dt * torch.arange(steps + 1, dtype=torch.float64)
     source = _heat_source(X[None], Y[None], times[:, None, None])
     heat = HeatEquation2D(grid, data.points, dt, steps, u0=_heat_u(X, Y, torch.zeros(())), source=source)
-    return _invert_log_conductivity(problem, data, grid, heat, 2.0, lam, iters)
+    return _invert_log_conductivity(problem, data, grid, heat, 2.0, lam, iters, reg)
 
 
 @register("heat-conductivity", kind="estimation",
@@ -221,8 +222,8 @@ def heat_conductivity(observations: int = 2500, noise: float = 0.1) -> Estimatio
                 weights={"pde": 1e-3}, record_every=50),
             "adjoint": EstimationMethod(
                 _heat_adjoint, "log-conductivity by L-BFGS with adjoint-state gradients through the "
-                "finite-volume Crank-Nicolson solver, smoothness regularisation",
-                {"cells": 32, "steps": 50, "lam": 0.1, "iters": 300}),
+                "finite-volume Crank-Nicolson solver; smoothness (or tv, tikhonov) regularisation",
+                {"cells": 32, "steps": 50, "lam": 0.1, "iters": 300, "reg": "smoothness"}),
         },
         default_method="pinn",
     )
@@ -266,14 +267,14 @@ def _poisson_pinn(problem: EstimationProblem, data: Observations, seed: int, wid
 
 
 def _poisson_adjoint(problem: EstimationProblem, data: Observations, seed: int, *, cells: int, lam: float,
-                     iters: int) -> Estimate:
+                     iters: int, reg: str) -> Estimate:
     """log-conductivity by L-BFGS through the steady finite-volume solver."""
     from ..operators.heat import Grid2D, SteadyDiffusion2D
 
     grid = Grid2D((cells, cells), ((0.0, 1.0), (0.0, 1.0)))
     X, Y = grid.centres()
     return _invert_log_conductivity(problem, data, grid, SteadyDiffusion2D(grid, data.points, _poisson_source(X, Y)),
-                                    0.4, lam, iters)
+                                    0.4, lam, iters, reg)
 
 
 @register("poisson-conductivity", kind="estimation",
@@ -303,8 +304,8 @@ def poisson_conductivity(grid: int = 50, noise: float = 0.1) -> EstimationProble
                 weights={"pde": 1e-2}, record_every=50),
             "adjoint": EstimationMethod(
                 _poisson_adjoint, "log-conductivity by L-BFGS with adjoint gradients through the steady "
-                "finite-volume solver, smoothness regularisation",
-                {"cells": 32, "lam": 1.0, "iters": 300}),
+                "finite-volume solver; smoothness (or tv, tikhonov) regularisation",
+                {"cells": 32, "lam": 1.0, "iters": 300, "reg": "smoothness"}),
         },
         default_method="pinn",
     )
