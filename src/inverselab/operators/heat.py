@@ -361,11 +361,12 @@ class _HeatSolve(torch.autograd.Function):
             A, b = diffusion_matrix(k64[s], grid, boundary, g)
             lu = splu((sp.identity(n, format="csr") - (theta * dt) * A).tocsc())
             expl = (1.0 - theta) * dt * A if theta < 1.0 else None
+            boundary_term = dt * b
             u = u064[s].reshape(n)
             U[s, 0] = u
             fs = None if f64 is None else f64[s].reshape(steps + 1, n)
             for m in range(steps):
-                rhs = u + dt * b
+                rhs = u + boundary_term
                 if expl is not None:
                     rhs = rhs + expl @ u
                 if fs is not None:

@@ -43,10 +43,6 @@ class Observations:
     values: Tensor
     sigma: float
 
-    def column(self, name: str) -> Tensor:
-        """Coordinate ``name`` of all points, ``(P,)``."""
-        return self.points[:, self.coordinates.index(check_choice("coordinate", name, self.coordinates))]
-
 
 @dataclass
 class Estimate:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import asdict
 
 import torch
 
 from ..errors import check_nonnegative, check_positive
+from ..models.pinn import FitConfig
 from .estimation import EstimationMethod, EstimationProblem, Estimate, Observations
 from .registry import register
 
@@ -48,19 +50,14 @@ def _pinn_method(build: Callable, description: str, **defaults) -> EstimationMet
 
         model = build(problem, data, seed, int(width))
         history = fit(model, seed=seed, **settings)
-        grid = torch.stack([c.reshape(-1) for c in problem.grid.values()], dim=1)
-        fields = {}
-        for name, truth in problem.true_fields.items():
-            points = {c: problem.grid[c].reshape(-1) for c in problem.grid}
-            for c in model.domain.names:  # time-independent fields: any time will do
-                points.setdefault(c, torch.zeros(grid.shape[0], dtype=torch.float64))
-            fields[name] = model.evaluate(name, points).reshape(truth.shape).double()
+        points = {c: values.reshape(-1) for c, values in problem.grid.items()}
+        n = next(iter(points.values())).numel()
+        for c in model.domain.names:  # time-independent fields: any time will do
+            points.setdefault(c, torch.zeros(n, dtype=torch.float64))
+        fields = {name: model.evaluate(name, points).reshape(truth.shape).double()
+                  for name, truth in problem.true_fields.items()}
         return Estimate(parameters=model.scalars(), fields=fields,
                         history={"kind": "pinn", **history.as_dict()}, seconds=history.seconds[-1])
-
-    from dataclasses import asdict
-
-    from ..models.pinn import FitConfig
 
     settings = {k: v for k, v in asdict(FitConfig()).items() if k != "seed"}
     return EstimationMethod(run, description, {"width": 32, **settings, **defaults})
