@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from inverselab import demo
 from inverselab.cli import main
@@ -40,7 +41,11 @@ def test_evaluate_uses_the_solve_schema(lpd_run, tmp_path, capsys):
     ours, theirs = json.loads((out / "metrics.json").read_text()), json.loads((solve / "metrics.json").read_text())
     assert set(theirs) <= set(ours)
     assert ours["config"]["problem"]["noise"] == 0.1 and ours["config"]["batch_size"] == 2
+    assert ours["config"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert len(ours["per_sample"]["psnr"]) == 4
+    assert ours["images_per_second"] == pytest.approx(1 / ours["seconds_per_sample"], rel=1e-6)
+    assert main(["evaluate", str(lpd_run), "--n", "2", "--batch-size", "0", "--out", str(out)]) == 2
+    assert "batch size must be >= 1" in capsys.readouterr().err
 
 
 def test_report_is_one_self_contained_html_file(lpd_run, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import InputError
+
 Tensor = torch.Tensor
 
 
@@ -34,8 +36,14 @@ def complex_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def generator(seed: int | torch.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
-    """A seeded ``torch.Generator``; passes generators through unchanged."""
+    """A seeded ``torch.Generator`` on ``device``; passes generators through unchanged (they
+    must live on the device type they will draw for)."""
     if isinstance(seed, torch.Generator):
+        if seed.device.type != torch.device(device).type:
+            raise InputError(
+                f"a torch.Generator on {seed.device.type} cannot draw for {torch.device(device).type} "
+                f"tensors; pass an integer seed or torch.Generator(device='{torch.device(device).type}')"
+            )
         return seed
     g = torch.Generator(device=device)
     g.manual_seed(0 if seed is None else int(seed))

@@ -151,7 +151,7 @@ def cmd_evaluate(args) -> int:
     from .jobs import evaluate_job
 
     metrics = evaluate_job(args.run, n=args.n, seed=args.seed, overrides=_pairs(args.set, "--set", parse=False),
-                           batch_size=args.batch_size, out=args.out)
+                           batch_size=args.batch_size, out=args.out, device=args.device)
     _print_metrics(metrics, args.out or args.run)
     return 0
 
@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="evaluate on a changed problem, e.g. noise=0.1")
     p.add_argument("--batch-size", type=int, default=1, help="images per network call (timing is per image)")
+    p.add_argument("--device", help="where the network runs (default: cuda when available, else cpu)")
     p.add_argument("--out", help="where to write metrics.json and figures (default: the run)")
     p.set_defaults(func=cmd_evaluate)
 

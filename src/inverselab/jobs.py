@@ -202,14 +202,18 @@ def _toml_view(value: Any) -> Any:
 
 
 def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict | None = None, batch_size: int = 1,
-                 out: str | Path | None = None) -> dict:
+                 out: str | Path | None = None, device: str | None = None) -> dict:
     """Score the network of a training run on ``n`` held-out samples; writes ``metrics.json``
-    (the schema of :func:`solve_job`, with ``method`` the model name) in ``out`` (default the
-    run directory)."""
+    (the schema of :func:`solve_job`, with ``method`` the model name, plus the throughput in
+    images per second at ``batch_size``) in ``out`` (default the run directory). The network
+    runs on ``device`` (default CUDA when available)."""
     from .models import load_run
 
     run = Path(run)
-    trained = load_run(run, overrides)
+    if batch_size < 1:
+        raise InputError(f"batch size must be >= 1, got {batch_size}")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    trained = load_run(run, overrides, device=device)
     problem = trained.problem
     x, y = test_pairs(problem, n, seed)
     trained.reconstruct(y[:1])  # warm-up: first calls build operator caches
@@ -218,9 +222,9 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     seconds = time.perf_counter() - start
     out = Path(out) if out is not None else run
     config = {"problem": problem.config, "method": {"name": trained.name, **trained.options}, "n": n, "seed": seed,
-              "run": str(run), "batch_size": batch_size, "dtype": "float32", "versions": versions()}
+              "run": str(run), "batch_size": batch_size, "device": device, "dtype": "float32", "versions": versions()}
     training = run / "training.json"
-    extra = {"training_run": str(run)}
+    extra = {"training_run": str(run), "images_per_second": n / seconds}
     if training.is_file():
         import json
 

@@ -143,7 +143,7 @@ def otsu_threshold(x: Tensor, bins: int = 256) -> Tensor:
     from skimage.filters import threshold_otsu
 
     flat = x.detach().reshape(x.shape[0], -1).cpu().double().numpy()
-    return torch.tensor([threshold_otsu(v, nbins=bins) for v in flat], dtype=torch.float64)
+    return torch.tensor([threshold_otsu(v, nbins=bins) for v in flat], dtype=torch.float64, device=x.device)
 
 
 def mcc(seg: Tensor, ref: Tensor, reduction: str = "mean") -> Tensor:

@@ -142,3 +142,59 @@ def test_physics_stays_in_full_precision_under_autocast(ct, mri, name):
             low = model(y)
     assert low.dtype in (torch.float32, torch.complex64)
     assert float((low - reference).abs().max()) < 0.05 * float(reference.abs().max())
+
+
+def _saved_bytes(fn) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass while ``fn()`` runs."""
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total
+
+
+@pytest.mark.parametrize("name", ["lgd", "lpd", "unrolled"])
+def test_gradient_checkpointing_gives_the_same_gradients(ct, mri, name):
+    """Same parameters and input, with dropout on: checkpointed recomputation replays the RNG,
+    so the loss and every gradient agree with the stored-activation run."""
+    problem, x, y = mri if name == "unrolled" else ct
+    grads = []
+    for on in (False, True):
+        torch.manual_seed(0)
+        model = build_model(name, problem, width=8, dropout=0.1, gradient_checkpointing=on).train()
+        assert model.gradient_checkpointing is on
+        torch.manual_seed(1)
+        loss = (model(y) - x).abs().pow(2).mean()
+        loss.backward()
+        grads.append([loss.detach()] + [p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_gradient_checkpointing_memory_grows_with_one_iteration(ct):
+    """Saved activations: without checkpointing they grow with every iteration; with it, only
+    the iteration inputs are kept (the activations of one iteration live only during its
+    recomputation in the backward pass)."""
+    problem, _, y = ct
+    saved = {}
+    for on in (False, True):
+        for iterations in (2, 8):
+            model = build_model("lpd", problem, width=16, iterations=iterations, gradient_checkpointing=on)
+            saved[on, iterations] = _saved_bytes(lambda: model(y).sum())
+    per_iteration_plain = (saved[False, 8] - saved[False, 2]) / 6
+    per_iteration_ckpt = (saved[True, 8] - saved[True, 2]) / 6
+    assert per_iteration_ckpt < per_iteration_plain / 10
+    assert saved[True, 8] < saved[False, 8] / 5
+
+
+def test_gradient_checkpointing_is_on_by_default_for_large_images():
+    small = il.make_problem("ct-parallel", size=32, views=12)
+    large = il.make_problem("ct-parallel", size=256, views=8)
+    assert not build_model("lpd", small, width=4).gradient_checkpointing
+    assert build_model("lpd", large, width=4).gradient_checkpointing
+    assert not build_model("lpd", large, width=4, gradient_checkpointing=False).gradient_checkpointing

@@ -33,10 +33,10 @@ _SHEPP_LOGAN = (
 )
 
 
-def _grid(size: int, oversample: int, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+def _grid(size: int, oversample: int, dtype: torch.dtype, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
     """Sub-pixel sample coordinates ``(size * o, size * o)`` in [-1, 1], row 0 at the top."""
     m = size * oversample
-    c = (torch.arange(m, dtype=dtype) + 0.5) / m * 2 - 1
+    c = (torch.arange(m, dtype=dtype, device=device) + 0.5) / m * 2 - 1
     return c[None, :].expand(m, m), -c[:, None].expand(m, m)
 
 
@@ -58,7 +58,7 @@ def ellipses(params: Tensor, size: int, oversample: int = 2) -> Tensor:
     Tensor
         ``(N, 1, size, size)`` float64.
     """
-    x, y = _grid(size, oversample, torch.float64)
+    x, y = _grid(size, oversample, torch.float64, params.device)
     images = []
     for p in params.to(torch.float64):
         p = p[p[:, 0] != 0]  # padding ellipses contribute nothing

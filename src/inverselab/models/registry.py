@@ -45,8 +45,6 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
 }
 
 
-
-
 def model_options(name: str) -> tuple[str, ...]:
     """Options ``build_model(name, ...)`` accepts."""
     check_choice("model", name, MODELS)

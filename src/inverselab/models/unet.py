@@ -88,7 +88,8 @@ class UNet(nn.Module):
         out = self.head(z)
         if self.residual:
             out = out + inp
-        return from_channels(out[..., :height, :width], is_complex)
+        out = out[..., :height, :width]
+        return from_channels(out.float() if is_complex else out, is_complex)
 
 
 class PostProcessing(nn.Module):

@@ -5,14 +5,23 @@ Each takes any :class:`~inverselab.operators.LinearOperator`. The operator is no
 its norm (``A / ||A||``, and the data by the same factor) so the learned blocks see O(1)
 quantities whatever the physics. Complex domains and ranges enter the convolutions as
 real/imaginary channel pairs.
+
+Training memory: autograd keeps every iteration's activations, so memory grows with the number
+of iterations. With gradient checkpointing each iteration keeps only its input and recomputes
+its activations during the backward pass (about a third more compute), so memory grows with one
+iteration. It is on by default for images or measurements of :data:`CHECKPOINT_ABOVE` pixels
+and more.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import math
+
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import InputError
 from ..operators.base import LinearOperator
@@ -21,7 +30,11 @@ from .layers import channels_of, conv_stack, from_channels, physics_precision, t
 
 Tensor = torch.Tensor
 
-__all__ = ["LearnedGradientDescent", "LearnedPrimalDual", "UnrolledDataConsistency"]
+__all__ = ["LearnedGradientDescent", "LearnedPrimalDual", "UnrolledDataConsistency", "CHECKPOINT_ABOVE"]
+
+#: Spatial size (pixels of the image or of the measurement) from which gradient checkpointing
+#: is on by default.
+CHECKPOINT_ABOVE = 256 * 256
 
 
 def _check_operator(operator) -> LinearOperator:
@@ -34,14 +47,25 @@ def _check_operator(operator) -> LinearOperator:
 
 
 class _Unrolled(nn.Module):
-    """Shared set-up: normalised operator, channel counts, optional starting reconstruction."""
+    """Shared set-up: normalised operator, channel counts, optional starting reconstruction,
+    gradient checkpointing."""
 
-    def __init__(self, operator: LinearOperator, iterations: int, initial: Callable[[Tensor], Tensor] | None) -> None:
+    def __init__(
+        self,
+        operator: LinearOperator,
+        iterations: int,
+        initial: Callable[[Tensor], Tensor] | None,
+        gradient_checkpointing: bool | None,
+    ) -> None:
         super().__init__()
         if iterations < 1:
             raise InputError(f"iterations must be >= 1, got {iterations}")
         self.iterations = iterations
         self._set_operator(operator, initial)
+        if gradient_checkpointing is None:
+            spatial = max(math.prod(operator.domain_shape[1:]), math.prod(operator.range_shape[1:]))
+            gradient_checkpointing = spatial >= CHECKPOINT_ABOVE
+        self.gradient_checkpointing = bool(gradient_checkpointing)
         self.x_channels = channels_of(operator.domain_shape, operator.domain_complex)
         self.y_channels = channels_of(operator.range_shape, operator.range_complex)
         self.x_dims = len(operator.domain_shape) - 1
@@ -95,6 +119,12 @@ class _Unrolled(nn.Module):
                 h[:, : self.x_channels] = to_channels(self.initial(y)).to(h.dtype)
         return h
 
+    def _iterate(self, step: Callable[..., Tensor], *state: Tensor):
+        """``step(*state)``, checkpointed when training with gradient checkpointing on."""
+        if self.gradient_checkpointing and torch.is_grad_enabled():
+            return checkpoint(step, *state, use_reentrant=False)
+        return step(*state)
+
     def _output(self, h: Tensor) -> Tensor:
         return from_channels(h[:, : self.x_channels], self.operator.domain_complex)
 
@@ -119,6 +149,9 @@ class LearnedGradientDescent(_Unrolled):
         Dropout in the blocks (for Monte Carlo dropout).
     initial : callable, optional
         ``y -> x0`` starting reconstruction (zero if None).
+    gradient_checkpointing : bool, optional
+        Recompute each iteration's activations in the backward pass instead of storing them;
+        default on from :data:`CHECKPOINT_ABOVE` pixels.
     """
 
     def __init__(
@@ -130,8 +163,9 @@ class LearnedGradientDescent(_Unrolled):
         layers: int = 3,
         dropout: float = 0.0,
         initial: Callable[[Tensor], Tensor] | None = None,
+        gradient_checkpointing: bool | None = None,
     ) -> None:
-        super().__init__(operator, iterations, initial)
+        super().__init__(operator, iterations, initial, gradient_checkpointing)
         self.primal_channels = self.x_channels + memory
         c = self.primal_channels
         self.blocks = nn.ModuleList(
@@ -143,8 +177,12 @@ class LearnedGradientDescent(_Unrolled):
         y_n = to_channels(y) * self.scale
         h = self._start(y, self.primal_channels)
         for block in self.blocks:
-            gradient = self._adjoint_op(self._forward_op(h) - y_n)
-            h = h + block(torch.cat([h, gradient], dim=1))
+
+            def step(h: Tensor, block: nn.Module = block) -> Tensor:
+                gradient = self._adjoint_op(self._forward_op(h) - y_n)
+                return h + block(torch.cat([h, gradient], dim=1))
+
+            h = self._iterate(step, h)
         return self._output(h)
 
 
@@ -167,6 +205,8 @@ class LearnedPrimalDual(_Unrolled):
         As for :class:`LearnedGradientDescent`.
     initial : callable, optional
         ``y -> x0`` written into the primal image channels before the first step (zero if None).
+    gradient_checkpointing : bool, optional
+        As for :class:`LearnedGradientDescent`.
     """
 
     def __init__(
@@ -179,8 +219,9 @@ class LearnedPrimalDual(_Unrolled):
         layers: int = 3,
         dropout: float = 0.0,
         initial: Callable[[Tensor], Tensor] | None = None,
+        gradient_checkpointing: bool | None = None,
     ) -> None:
-        super().__init__(operator, iterations, initial)
+        super().__init__(operator, iterations, initial, gradient_checkpointing)
         self.primal_channels = max(primal, self.x_channels)
         self.dual_channels = max(dual, self.y_channels)
         p, d = self.primal_channels, self.dual_channels
@@ -197,8 +238,12 @@ class LearnedPrimalDual(_Unrolled):
         h = self._start(y, self.primal_channels)
         g = torch.zeros((y.shape[0], self.dual_channels, *y_n.shape[2:]), dtype=h.dtype, device=y.device)
         for dual_block, primal_block in zip(self.dual_blocks, self.primal_blocks):
-            g = g + dual_block(torch.cat([g, self._forward_op(h), y_n], dim=1))
-            h = h + primal_block(torch.cat([h, self._adjoint_op(g)], dim=1))
+
+            def step(h: Tensor, g: Tensor, dual_block=dual_block, primal_block=primal_block):
+                g = g + dual_block(torch.cat([g, self._forward_op(h), y_n], dim=1))
+                return h + primal_block(torch.cat([h, self._adjoint_op(g)], dim=1)), g
+
+            h, g = self._iterate(step, h, g)
         return self._output(h)
 
 
@@ -222,6 +267,8 @@ class UnrolledDataConsistency(_Unrolled):
         Conjugate-gradient steps per data-consistency solve.
     dropout : float
         Dropout in the denoiser.
+    gradient_checkpointing : bool, optional
+        As for :class:`LearnedGradientDescent`.
     """
 
     def __init__(
@@ -232,8 +279,9 @@ class UnrolledDataConsistency(_Unrolled):
         layers: int = 5,
         cg_iters: int = 6,
         dropout: float = 0.0,
+        gradient_checkpointing: bool | None = None,
     ) -> None:
-        super().__init__(operator, iterations, initial=None)
+        super().__init__(operator, iterations, None, gradient_checkpointing)
         self.cg_iters = cg_iters
         self.denoiser = conv_stack(self.x_dims, self.x_channels, self.x_channels, width, layers, dropout)
         self.log_mu = nn.Parameter(torch.zeros(()))
@@ -245,10 +293,14 @@ class UnrolledDataConsistency(_Unrolled):
         with physics_precision(y) as y:
             rhs0 = op.adjoint(y) * s
         mu = self.log_mu.exp()
-        x = rhs0
-        for _ in range(self.iterations):
+
+        def step(x: Tensor) -> Tensor:
             h = to_channels(x).to(self.log_mu.dtype)
             z = from_channels(h + self.denoiser(h), complex_x).to(rhs0.dtype)
             with physics_precision(z):
-                x, _ = cg(lambda v: op.normal(v) * s + mu * v, rhs0 + mu * z, x0=z, iters=self.cg_iters, tol=0.0)
+                return cg(lambda v: op.normal(v) * s + mu * v, rhs0 + mu * z, x0=z, iters=self.cg_iters, tol=0.0)[0]
+
+        x = rhs0
+        for _ in range(self.iterations):
+            x = self._iterate(step, x)
         return x

@@ -615,7 +615,7 @@ def gradcheck(
         Precision, batch size, seed and finite-difference step.
     """
     g = generator(seed)
-    device = op._device()
+    device = x.device if x is not None else op._device()
     if x is None:
         x = 1 + 0.1 * _random((batch, *op.domain_shape), op.domain_complex, dtype, g)
     x = x.to(device=device)

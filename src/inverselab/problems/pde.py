@@ -171,7 +171,7 @@ def _invert_log_conductivity(problem: EstimationProblem, data: Observations, gri
     from ..solvers import minimize
 
     forward = Operator.from_function(lambda m: observe(torch.exp(m)), grid.shape, data.points.shape[0])
-    m0 = torch.full((1, *grid.shape), math.log(start), dtype=torch.float64)
+    m0 = torch.full((1, *grid.shape), math.log(start), dtype=torch.float64, device=data.values.device)
     m, history = minimize(forward, data.values[None].double(), m0, lam=lam, reg=reg, iters=iters)
     points = torch.stack([problem.grid["x"].reshape(-1), problem.grid["y"].reshape(-1)], 1)
     a = interpolate(torch.exp(m), grid, points).reshape(problem.grid["x"].shape)
@@ -329,7 +329,7 @@ def _wave_adjoint(problem: EstimationProblem, data: Observations, seed: int, *, 
     from ..solvers import minimize
 
     op = _wave_operator(problem.config)
-    c0 = torch.full((1, op.domain_shape[0]), 2100.0, dtype=torch.float64)
+    c0 = torch.full((1, op.domain_shape[0]), 2100.0, dtype=torch.float64, device=data.values.device)
     y = data.values.reshape(1, *op.range_shape).double()
     def roughness(c: Tensor) -> Tensor:  # 1-D smoothness, (B,)
         return 0.5 * (c[:, 1:] - c[:, :-1]).pow(2).sum(1)

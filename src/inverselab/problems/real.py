@@ -139,4 +139,4 @@ def segment(image: Tensor, size: int | None = None) -> Tensor:
 
 def score_segmentation(image: Tensor, truth: Tensor) -> float:
     """MCC of the Otsu segmentation of ``image`` against a binary ``truth`` (any grid size)."""
-    return float(mcc(segment(image, truth.shape[-1]), truth))
+    return float(mcc(segment(image, truth.shape[-1]), truth.to(image.device)))

@@ -423,10 +423,10 @@ def fit_ode(
         index = (bounds[:-1, None] + steps).clamp(max=n_times - 1)  # (S, L + 1) global sample index
         mask = steps < lengths[:, None]
         mask[-1, int(lengths[-1])] = True  # the last segment also matches the final sample
-        mask = mask.to(y.dtype)[None, :, :, None]
-        target = y[:, index]  # (B, S, L + 1, d)
+        mask = mask.to(device=y.device, dtype=y.dtype)[None, :, :, None]
+        target = y[:, index.to(y.device)]  # (B, S, L + 1, d)
         count = float(mask.sum()) * d
-        gap_index = (torch.arange(n_seg - 1), lengths[:-1])
+        gap_index = (torch.arange(n_seg - 1, device=y.device), lengths[:-1].to(y.device))
         weight = float(continuity)
 
         def objective(params: Tensor, free: Tensor) -> Tensor:

@@ -106,7 +106,7 @@ def tv_pdhg(
         sigma_a, sigma_d = sigma_a / step_ratio, 0.5 / step_ratio
         tau = step_ratio / (op.adjoint(torch.ones_like(rows)) + 4)
     else:
-        scale = op.norm()
+        scale = op.norm(device=y.device)
         lam_s = lam / scale**2
         k_norm = (1 + Gradient.NORM_BOUND**2) ** 0.5
         tau, sigma_a = step_ratio / k_norm, 1 / (step_ratio * k_norm)
@@ -176,7 +176,7 @@ def tv_admm(
     y = prepare(op, y, truth, x0, bounds)
     check_nonnegative("lam", lam)
     check_positive("rho", rho)
-    scale = op.norm()
+    scale = op.norm(device=y.device)
     grad = Gradient(op.domain_shape, op.domain_complex)
     lam_s = lam / scale**2
     aty = op.adjoint(y) / scale**2
@@ -239,7 +239,7 @@ def fista(
     """
     y = prepare(op, y, truth, x0)
     check_nonnegative("lam", lam)
-    step = 1 / op.norm() ** 2
+    step = 1 / op.norm(device=y.device) ** 2
     x = _zeros(op, y) if x0 is None else x0.clone()
     z, t = x, 1.0
     objective = None

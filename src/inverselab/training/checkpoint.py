@@ -98,17 +98,18 @@ def _load_state(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:
 
 
 def _rng_state() -> dict[str, Tensor]:
+    """The CPU generator's state and, on a GPU machine, the current GPU's (one per process under
+    torchrun), so a run resumes on any number of visible GPUs."""
     states = {"rng/torch": torch.get_rng_state()}
     if torch.cuda.is_available():
-        states.update({f"rng/cuda/{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+        states["rng/cuda"] = torch.cuda.get_rng_state()
     return states
 
 
 def _set_rng_state(tensors: dict[str, Tensor]) -> None:
     torch.set_rng_state(tensors["rng/torch"])
-    cuda = sorted((k for k in tensors if k.startswith("rng/cuda/")), key=lambda k: int(k.rsplit("/", 1)[1]))
-    if cuda and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    if "rng/cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng/cuda"])
 
 
 def save_checkpoint(

@@ -78,6 +78,18 @@ class TrainingConfig:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
+def _operator_buffers(net: nn.Module) -> list[str]:
+    """Names of the buffers that belong to forward operators inside ``net``."""
+    from ..operators.base import Operator
+
+    return [
+        f"{prefix}.{name}" if prefix else name
+        for prefix, module in net.named_modules()
+        if isinstance(module, Operator)
+        for name, _ in module.named_buffers(recurse=False)
+    ]
+
+
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
@@ -130,7 +142,10 @@ class Trainer:
         self.model: nn.Module = self.net
         if self.ctx.distributed:
             ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
-            self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+            # operators inside networks hold fixed physics buffers (e.g. complex coil maps, which
+            # NCCL cannot broadcast): every rank builds them identically, so DDP skips them
+            self.net._ddp_params_and_buffers_to_ignore = _operator_buffers(self.net)
+            self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids, broadcast_buffers=False)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
         self.history: list[dict[str, float]] = []
         self.step = 0

@@ -299,7 +299,8 @@ class PINN(nn.Module):
 
     def values(self, points: Tensor) -> Values:
         """A :class:`Values` namespace at physical ``points`` ``(N, dim)``."""
-        points = points.to(self.dtype).detach().requires_grad_(True)
+        device = next(self.parameters()).device
+        points = points.to(device=device, dtype=self.dtype).detach().requires_grad_(True)
         return Values(self, points)
 
     def evaluate(self, quantity: str | Expression, points: Tensor | Mapping[str, Tensor]) -> Tensor:
