@@ -216,7 +216,7 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     trained = load_run(run, overrides, device=device)
     problem = trained.problem
     x, y = test_pairs(problem, n, seed)
-    trained.reconstruct(y[:1])  # warm-up: first calls build operator caches
+    trained.reconstruct(y[:batch_size])  # warm-up: first calls build operator caches
     start = time.perf_counter()
     estimate, history = trained.reconstruct(y, truth=x, batch_size=batch_size)
     seconds = time.perf_counter() - start

@@ -203,3 +203,20 @@ def test_matrix_free_fbp_reconstructs_a_disc():
     rec = fbp(op, op(x), "hann")
     inner = disc(n, 20.0, 5.0, -8.0) > 0.99
     assert abs(float(rec[inner].mean()) - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_matrix_free_is_independent_of_the_thread_split(threads):
+    """Blocks are split into runs of steps per thread; the result must not depend on it."""
+    stored = FanBeam2D((36, 30), 9, storage="matrix")
+    free = FanBeam2D((36, 30), 9, storage="matrix-free")
+    x = torch.rand(2, *stored.domain_shape, dtype=torch.float64)
+    y = torch.rand(2, *stored.range_shape, dtype=torch.float64)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        pairs = ((free(x), stored(x)), (free.adjoint(y), stored.adjoint(y)), (fbp(free, y), fbp(stored, y)))
+    finally:
+        torch.set_num_threads(before)
+    for a, b in pairs:
+        assert float((a - b).norm() / b.norm()) < 1e-6

@@ -89,7 +89,9 @@ class UNet(nn.Module):
         if self.residual:
             out = out + inp
         out = out[..., :height, :width]
-        return from_channels(out.float() if is_complex else out, is_complex)
+        if is_complex and out.dtype in (torch.float16, torch.bfloat16):  # under autocast
+            out = out.float()
+        return from_channels(out, is_complex)
 
 
 class PostProcessing(nn.Module):

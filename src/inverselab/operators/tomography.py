@@ -37,7 +37,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import InputError, check_choice, check_positive
 from .base import LinearOperator
@@ -193,7 +192,7 @@ class _RayTransform(LinearOperator):
         o_main = torch.where(steep, origin[:, 1:2], origin[:, 0:1])
         o_cross = torch.where(steep, origin[:, 0:1], origin[:, 1:2])
         # centre of row k is at y = ((ny-1)/2 - k) h; of column k at x = (k - (nx-1)/2) h
-        plane0 = torch.where(steep, (ny - 1) / 2 * h, -(nx - 1) / 2 * h)
+        plane0 = torch.where(steep, main.new_tensor((ny - 1) / 2 * h), main.new_tensor(-(nx - 1) / 2 * h))
         c0 = (o_cross + (plane0 - o_main) * slope) / h
         c1 = torch.where(steep, -slope, slope)
         f0 = torch.where(steep, c0 + (nx - 1) / 2, (ny - 1) / 2 - c0)
@@ -229,7 +228,7 @@ class _RayTransform(LinearOperator):
         return torch.cat(index, 1), torch.cat(weight, 1)
 
     def _joseph_grid(self, origin: Tensor, direction: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """The same samples as a ``grid_sample`` grid: bilinear interpolation at a point on a
+        """The same samples as a ``grid_sampler_2d`` grid: bilinear interpolation at a point on a
         pixel row (or column) is Joseph's linear interpolation, and zero padding drops the
         steps outside the image. Along each ray the normalised sample point is affine in the
         step ``k``, so the grid is one broadcast multiply-add, laid out steps-major (an image
@@ -246,7 +245,8 @@ class _RayTransform(LinearOperator):
         steep, f0, f1, step = self._joseph_lines(origin, direction)
         n_cross = torch.where(steep, nx - 1, ny - 1)
         cross0, cross1 = 2 * f0 / n_cross - 1, 2 * f1 / n_cross
-        along0, along1 = -torch.ones_like(f0), 2 / torch.where(steep, ny - 1, nx - 1)
+        along0 = -torch.ones_like(f0)
+        along1 = torch.where(steep, f0.new_tensor(2 / (ny - 1)), f0.new_tensor(2 / (nx - 1)))
         start = torch.stack([torch.where(steep, cross0, along0), torch.where(steep, along0, cross0)], -1)
         slope = torch.stack([torch.where(steep, cross1, along1), torch.where(steep, along1, cross1)], -1)
         k = torch.arange(max(ny, nx), device=origin.device, dtype=dtype)[:, None]
@@ -317,14 +317,17 @@ class _RayTransform(LinearOperator):
         return sum(int((self._joseph_samples(o, d)[1] > 0).sum()) for _, o, d in blocks)
 
     # -- application --------------------------------------------------------------------------
-    @staticmethod
-    def _parts(grid: Tensor, batch: int) -> tuple[int, Tensor]:
+    def _parts(self, grid: Tensor, batch: int) -> tuple[int, Tensor]:
         """Split a block's grid ``(K, R, 2)`` into ``t`` equal runs of steps per image, as the
         batch dimension ``(batch * t, K / t, R, 2)``: ``grid_sample``'s CPU kernels run in
-        parallel over the batch only."""
+        parallel over the batch only. Each part costs a full image in the adjoint, so there are
+        at most as many parts as the block has samples per pixel."""
         steps, rows = grid.shape[:2]
-        threads = torch.get_num_threads()
-        t = threads if grid.device.type == "cpu" and steps % threads == 0 else 1
+        t = 1
+        if grid.device.type == "cpu":
+            t = max(1, min(torch.get_num_threads(), steps * rows // math.prod(self.image_shape)))
+            while steps % t:
+                t -= 1
         parts = grid.reshape(1, t, steps // t, rows, 2).expand(batch, -1, -1, -1, -1)
         return t, parts.reshape(batch * t, steps // t, rows, 2)
 
@@ -340,7 +343,7 @@ class _RayTransform(LinearOperator):
             grid, step = self._joseph_grid(origin, direction, x.dtype)
             t, parts = self._parts(grid, b)
             images = x.expand(b, t, *self.image_shape).reshape(b * t, 1, *self.image_shape)
-            samples = F.grid_sample(images, parts, align_corners=True)  # (b t, 1, K / t, R)
+            samples = torch.ops.aten.grid_sampler_2d(images, parts, 0, 0, True)  # (b t, 1, K / t, R)
             out[:, sl] = samples.reshape(b, *grid.shape[:2]).sum(1) * step
         return out.reshape(b, *self.range_shape)
 
@@ -359,6 +362,7 @@ class _RayTransform(LinearOperator):
             steps, rows = grid.shape[:2]
             spread = (flat[:, None, sl] * step).expand(-1, steps, -1).reshape(b * t, 1, steps // t, rows)
             shape_of_x = y.new_zeros(()).expand(b * t, 1, *self.image_shape)
+            # the transpose of exactly the kernel _project calls (bilinear, zero padding, corners)
             images = torch.ops.aten.grid_sampler_2d_backward(spread, shape_of_x, parts, 0, 0, True, [True, False])[0]
             out += images.reshape(b, t, *self.image_shape).sum(1, keepdim=True)
         return out
@@ -463,10 +467,11 @@ class _RayTransform(LinearOperator):
     def _weighted_backprojection(self, filtered: Tensor) -> Tensor:
         """FBP's back-projection of filtered sinograms ``(B, n_angles, n_detectors)`` -> images.
 
-        Matrix-free, the geometry is computed in the input's dtype (in float32 the detector
-        coordinate is then exact to about 1e-4 detector elements at 2048^2)."""
+        Matrix-free, each view is a one-row image that ``grid_sampler_2d`` interpolates at every
+        pixel's detector coordinate (computed in the input's dtype: in float32 it is exact to
+        about 1e-4 detector elements at 2048^2); views, and runs of pixels, are its batch."""
         b, v, d = filtered.shape
-        if self.fbp_storage == "matrix" or min(v, d) < 2:  # grid_sample needs two samples per axis
+        if self.fbp_storage == "matrix" or d < 2:  # interpolation needs two detector elements
             key = ("fbp", filtered.dtype, filtered.device)
             if key not in self._cache:
                 if self._fbp_master is None:
@@ -476,17 +481,21 @@ class _RayTransform(LinearOperator):
             out = (self._cache[key] @ filtered.reshape(b, -1).T).T
             return out.reshape(b, *self.domain_shape)
         ny, nx = self.image_shape
-        out = filtered.new_zeros(b, ny * nx)
+        pixels = ny * nx
+        threads = torch.get_num_threads() if filtered.device.type == "cpu" else 1
+        out = filtered.new_zeros(b, pixels)
         for views, index, weight in self._view_blocks(filtered.device, b, filtered.dtype):
             k = len(views)
-            x = index.mul_(2 / (d - 1)).sub_(1)  # normalised detector coordinate
-            y = (views.to(x.dtype) * (2 / (v - 1)) - 1)[:, None, None].expand_as(x)  # view row, exact
-            grid = torch.stack([x, y], -1).reshape(1, k, ny * nx, 2).expand(b, -1, -1, -1)
-            samples = F.grid_sample(filtered[:, None], grid, align_corners=True)[:, 0]  # (b, V, P)
+            t = threads if pixels % threads == 0 else 1
+            x = index.mul_(2 / (d - 1)).sub_(1).reshape(k * t, 1, pixels // t, 1)
+            grid = torch.cat([x, torch.zeros_like(x)], -1)  # one-row input: any y is row 0
+            rows = filtered[:, views].transpose(0, 1)[:, None].expand(k, t, b, d).reshape(k * t, b, 1, d)
+            samples = torch.ops.aten.grid_sampler_2d(rows, grid, 0, 0, True).reshape(k, t, b, pixels // t)
+            samples = samples.permute(2, 0, 1, 3).reshape(b, k, pixels)
             if weight.shape[1:] == (1, 1):  # one weight per view
                 out += (weight.reshape(1, 1, k) @ samples)[:, 0]
             else:
-                out += (samples * weight.reshape(1, k, ny * nx)).sum(1)
+                out += (samples * weight.reshape(1, k, pixels)).sum(1)
         return out.reshape(b, *self.domain_shape)
 
     def fbp(self, y: Tensor, filter: str = "ramp", cutoff: float = 1.0) -> Tensor:

@@ -145,7 +145,7 @@ class Trainer:
             # operators inside networks hold fixed physics buffers (e.g. complex coil maps, which
             # NCCL cannot broadcast): every rank builds them identically, so DDP skips them
             self.net._ddp_params_and_buffers_to_ignore = _operator_buffers(self.net)
-            self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids, broadcast_buffers=False)
+            self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
         self.history: list[dict[str, float]] = []
         self.step = 0
