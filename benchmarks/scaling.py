@@ -11,11 +11,13 @@ Components, on n x n images with n views where CT is involved:
 * ``train``  one LPD training step (batch 1, AdamW) with and without gradient checkpointing
 * ``ddp``    data-parallel efficiency of a U-Net training step, 1 rank against 2 ranks (torchrun)
 
-Each measurement runs in a fresh subprocess: time is the median of 3 calls after a warm-up
-below n = 512, else of one call; memory is the peak memory of one more call above what was in
+Each measurement runs in a fresh subprocess: time is the median of 3 calls after a warm-up,
+or from n = 512 up a single call when it takes a second or more; memory is the peak memory of one more call above what was in
 use before it (sampled resident set size on CPU, see :func:`_peak_mb`; the allocator's peak
-on a GPU). Exponents are
-least-squares slopes of log(time) against log(n) over the sizes from 256 up.
+on a GPU). Exponents are least-squares slopes of log(time) against log(n) over the sizes from
+256 up that use the same CT storage as the largest size (the switch from a stored matrix to
+matrix-free CT is a change of algorithm, not of size). DDP alternates 1- and 2-rank runs
+``DDP_REPEATS`` times and reports the median of each.
 
 Usage::
 
@@ -158,7 +160,7 @@ def _workload(part: str, n: int, device: str, variant: str):
             with torch.no_grad():
                 model(y)
 
-        return infer, {"parameters": sum(p.numel() for p in model.parameters())}
+        return infer, {"parameters": sum(p.numel() for p in model.parameters()), "storage": op.storage}
     if part == "train":
         model = build_model("lpd", problem, gradient_checkpointing=variant == "checkpointing").to(device).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -176,7 +178,8 @@ def measure(part: str, n: int, device: str, variant: str, what: str) -> dict:
     """Median seconds (``what="time"``) or peak memory in MB (``what="memory"``) of one call.
 
     Operator caches are built before (a stored CT matrix is reported as ``stored_mb``). Time:
-    below n = 512 one warm-up call precedes 3 timed ones; from 512 up a single call is timed.
+    one warm-up call precedes 3 timed ones (median), except from n = 512 up, where a first
+    call of a second or more is the result.
     Memory is measured in its own process, where glibc returns freed buffers above 128 kB at
     once (that would slow the timed calls).
     """
@@ -188,12 +191,16 @@ def measure(part: str, n: int, device: str, variant: str, what: str) -> dict:
         except (OSError, AttributeError):
             pass  # not glibc: memory freed before the call may be reused without showing
     fn, info = _workload(part, n, device, variant)
+    out = {"part": part, "n": n, "variant": variant, "device": device, **info}
     if n < 512:
         fn()
-    out = {"part": part, "n": n, "variant": variant, "device": device, **info}
+    elif what == "time":
+        first = _timed(fn, 1, device)
+        if first >= 1.0:
+            return {**out, "seconds": first / info.get("iterations", 1)}
     if what == "memory":
         return {**out, "peak_mb": _peak_mb(fn, device)}
-    seconds = _timed(fn, 3 if n < 512 else 1, device)
+    seconds = _timed(fn, 3, device)
     return {**out, "seconds": seconds / info.get("iterations", 1)}
 
 
@@ -212,6 +219,7 @@ def _run_worker(part: str, n: int, device: str, variant: str = "") -> dict:
 
 # -- data-parallel efficiency -------------------------------------------------------------------
 DDP_STEPS = 8
+DDP_REPEATS = 3
 
 
 def ddp_worker(out: str) -> None:
@@ -237,29 +245,37 @@ def ddp_worker(out: str) -> None:
 
 
 def ddp_efficiency() -> dict:
-    """Weak scaling: 4 images per rank per step; efficiency = t(1 rank) / t(2 ranks)."""
+    """Weak scaling: 4 images per rank per step; efficiency = t(1 rank) / t(2 ranks).
+
+    The 1- and 2-rank runs alternate ``DDP_REPEATS`` times so that a slow spell of the machine
+    does not fall on one of them only; the medians are compared.
+    """
     import tempfile
 
-    results = {}
+    runs: dict[int, list[dict]] = {1: [], 2: []}
     with tempfile.TemporaryDirectory() as tmp:
-        for world in (1, 2):
-            out = Path(tmp) / f"ddp{world}.json"
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world}",
-                   str(HERE), "--ddp-worker", str(out)]
-            env = {**os.environ, "OMP_NUM_THREADS": "1"}
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-            if proc.returncode != 0:
-                raise SystemExit(f"torchrun with {world} ranks failed:\n{proc.stderr[-3000:]}")
-            results[world] = json.loads(out.read_text())
-            print(f"  ddp    {world} rank(s): {results[world]['seconds_per_step']:.3f} s/step", flush=True)
-    t1, t2 = results[1]["seconds_per_step"], results[2]["seconds_per_step"]
+        for repeat in range(DDP_REPEATS):
+            for world in (1, 2):
+                out = Path(tmp) / f"ddp{world}_{repeat}.json"
+                cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={world}",
+                       str(HERE), "--ddp-worker", str(out)]
+                env = {**os.environ, "OMP_NUM_THREADS": "1"}
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+                if proc.returncode != 0:
+                    raise SystemExit(f"torchrun with {world} ranks failed:\n{proc.stderr[-3000:]}")
+                runs[world].append(json.loads(out.read_text()))
+                print(f"  ddp    {world} rank(s): {runs[world][-1]['seconds_per_step']:.3f} s/step", flush=True)
+    each = {world: [r["seconds_per_step"] for r in rows] for world, rows in runs.items()}
+    t1, t2 = float(np.median(each[1])), float(np.median(each[2]))
     return {
         "model": "unet (ct-parallel 128, 30 views)",
         "images_per_rank_per_step": 4,
         "threads_per_rank": 1,
         "steps_timed": DDP_STEPS,
+        "repeats": DDP_REPEATS,
+        "seconds_per_step_runs": {"1": each[1], "2": each[2]},
         "seconds_per_step": {"1": t1, "2": t2},
-        "parameters": results[1]["parameters"],
+        "parameters": runs[1][0]["parameters"],
         "speedup": 2 * t1 / t2,
         "efficiency": t1 / t2,
     }
@@ -267,8 +283,10 @@ def ddp_efficiency() -> dict:
 
 # -- driver -------------------------------------------------------------------------------------
 def exponent(rows: list[dict], key: str = "seconds", smallest: int = 256) -> float | None:
-    """Least-squares slope of log(rows[key]) against log(n) for n >= ``smallest``."""
-    pts = [(r["n"], r[key]) for r in rows if r["n"] >= smallest and r[key] > 0]
+    """Least-squares slope of log(rows[key]) against log(n) for n >= ``smallest``, over the rows
+    whose CT storage is that of the largest size (None with fewer than two such rows)."""
+    storage = rows[-1].get("storage") if rows else None
+    pts = [(r["n"], r[key]) for r in rows if r["n"] >= smallest and r[key] > 0 and r.get("storage") == storage]
     if len(pts) < 2:
         return None
     n, v = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
@@ -276,6 +294,8 @@ def exponent(rows: list[dict], key: str = "seconds", smallest: int = 256) -> flo
 
 
 def figure(series: dict[str, list[dict]], path: Path) -> None:
+    """Log-log time and memory against n; hollow markers where CT is matrix-free in a series
+    that also has stored-matrix sizes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -285,15 +305,22 @@ def figure(series: dict[str, list[dict]], path: Path) -> None:
     for label, rows in series.items():
         n = [r["n"] for r in rows]
         slope = exponent(rows)
-        ax_t.loglog(n, [r["seconds"] for r in rows], "o-", label=f"{label} (n^{slope:.2f})" if slope else label)
-        ax_m.loglog(n, [max(r["peak_mb"], 1e-1) for r in rows], "o-", label=label)
+        mixed = len({r.get("storage") for r in rows}) > 1
+        for ax, key, text in ((ax_t, "seconds", f"{label} (n^{slope:.2f})" if slope else label), (ax_m, "peak_mb", label)):
+            (line,) = ax.loglog(n, [max(r[key], 1e-1 if key == "peak_mb" else 0.0) for r in rows], "-", label=text)
+            for r in rows:
+                hollow = mixed and r.get("storage") == "matrix-free"
+                ax.loglog(r["n"], max(r[key], 1e-1 if key == "peak_mb" else 0.0), "o", color=line.get_color(),
+                          markerfacecolor="white" if hollow else line.get_color())
     ref = np.array([128, 2048])
     for power, style in ((2, ":"), (3, "--")):
         ax_t.loglog(ref, 1e-3 * (ref / 128.0) ** power, "k" + style, lw=0.8, label=f"n^{power}")
-    ax_t.set(xlabel="n (image n x n, n views)", ylabel="seconds", title="time")
+    ax_t.set(xlabel="n (image n x n, n views); hollow: matrix-free CT", ylabel="seconds", title="time")
     ax_m.set(xlabel="n", ylabel="MB", title="peak memory of one call")
     for ax in (ax_t, ax_m):
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(SIZES["fbp"], [str(k) for k in SIZES["fbp"]])
+        ax.minorticks_off()
+        ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
