@@ -33,6 +33,8 @@ def main() -> None:
     print(f"{'problem':12s} {'method':10s} {'PSNR dB':>8s} {'SSIM':>6s} {'s/sample':>9s}")
     for name in args.problems or il.list_problems("reconstruction"):
         p = il.make_problem(name)
+        if p.default_method == "fwi" and not args.problems:
+            continue  # seismic presets have their own benchmark (benchmarks/fwi_marmousi.py)
         x = p.sample_truth(args.n, seed=0)
         y = p.simulate(x, seed=1)
         for method in available_methods(p):

@@ -31,6 +31,8 @@ def main() -> None:
     results = {}
     for name in args.problems or il.list_problems("reconstruction"):
         p = il.make_problem(name)
+        if p.default_method == "fwi" and not args.problems:
+            continue  # no regularisation weights to tune: FWI's settings are in benchmarks/fwi_marmousi.py
         x = p.sample_truth(args.n, seed=args.seed)
         y = p.simulate(x, seed=args.seed + 1)
         results[name] = {}

@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("solve", help="reconstruct simulated data of a problem with a classical method")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--method", help="fbp, tikhonov, tv, tv-admm, wavelet, baseline; pinn, adjoint, ... for "
+    p.add_argument("--method", help="fbp, tikhonov, tv, tv-admm, wavelet, fwi, baseline; pinn, adjoint, ... for "
                    "estimation problems (default: the problem's own; see 'inverselab list -v')")
     p.add_argument("--n", type=int, default=8, help="number of samples")
     p.add_argument("--seed", type=int, default=0, help="seed of the truths (noise uses seed + 1)")
@@ -249,9 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_ct_file)
 
-    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled) on a problem")
+    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet) on a problem")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled"])
+    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet"])
     p.add_argument("--loss", default="supervised", choices=["supervised", "consistency"],
                    help="supervised (needs truths) or measurement consistency + TV (no truths)")
     budget = p.add_mutually_exclusive_group()

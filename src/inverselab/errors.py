@@ -8,6 +8,7 @@ library users can catch it like any ``ValueError``.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 
 __all__ = [
@@ -58,6 +59,17 @@ def check_nonnegative(name: str, value: float) -> float:
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise InputError(f"{name} must be a finite number >= 0, got {value!r}")
     return value
+
+
+def check_count(name: str, value: int, minimum: int = 1) -> int:
+    """Raise unless ``value`` is an integer (Python or NumPy) >= ``minimum``; return it as int."""
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if n < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {n}")
+    return n
 
 
 def check_finite(name: str, tensor) -> None:

@@ -34,6 +34,13 @@ def _fbp(problem: Problem, y: Tensor, truth: Tensor | None, filter: str = "ramp"
     return fbp(problem.operator, y, filter=filter, cutoff=cutoff)
 
 
+def _fwi(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
+    from .solvers.fwi import fwi
+
+    params.setdefault("bounds", problem.value_range)
+    return fwi(problem.operator, y, problem.baseline(y), truth=truth, **params)
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method: how to run it, what it is, which hyper-parameters it takes."""
@@ -58,6 +65,9 @@ METHODS: dict[str, MethodSpec] = {
     "tv": _solver(tv_pdhg, "isotropic total variation by PDHG (Chambolle-Pock)"),
     "tv-admm": _solver(tv_admm, "isotropic total variation by ADMM"),
     "wavelet": _solver(wavelet_fista, "L1 on orthogonal Daubechies wavelets by FISTA"),
+    "fwi": MethodSpec(_fwi, "full-waveform inversion from the problem's starting model (multiscale, bounded)",
+                      ("frequencies", "iters_per_band", "optimizer", "lr", "bounds", "reg", "lam", "fixed",
+                       "shots_per_batch", "depth_weight", "seed")),
 }
 
 

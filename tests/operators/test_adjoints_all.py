@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import inverselab as il
+from inverselab.problems import problem_info
 from inverselab.operators import (
     Blur,
     CartesianMRI,
@@ -18,16 +19,20 @@ from inverselab.operators import (
     Downsampling,
     FanBeam2D,
     Gradient,
+    Gravity2D,
+    Gravity3D,
     Identity,
     Inpainting,
     LinearOperator,
     ParallelBeam2D,
+    PoststackLinear,
     Wavelet2D,
     coil_sensitivities,
     dottest,
     equispaced_mask_1d,
     random_mask_1d,
     variable_density_mask_2d,
+    zero_phase_ricker,
 )
 
 TOL = 1e-10
@@ -59,6 +64,10 @@ def standalone(n: int) -> dict[str, LinearOperator]:
         "wavelet-haar-complex": Wavelet2D((1, n, n), "haar", levels=3, is_complex=True),
         "diagonal": Diagonal(torch.randn(1, n, n)),
         "identity": Identity((1, n, n)),
+        "gravity-2d": Gravity2D(torch.linspace(-10, n + 10, n + 3), torch.arange(n + 1.0), torch.arange(n // 2 + 1.0)),
+        "gravity-3d": Gravity3D(torch.rand(n, 3) * torch.tensor([8.0, 8.0, 0.0]) - torch.tensor([0.0, 0.0, 1.0]),
+                                torch.arange(9.0), torch.arange(7.0), torch.arange(5.0)),
+        "poststack": PoststackLinear((n, m), zero_phase_ricker(25.0, 0.004)),
     }
 
 
@@ -69,8 +78,11 @@ def test_standalone_operators_have_exact_adjoints(n, device):
     assert not bad, bad
 
 
+IMAGING = [n for n in il.list_problems("reconstruction") if "size" in problem_info(n).defaults]  # not fwi-*
+
+
 @pytest.mark.parametrize("size", [16, 32])
-@pytest.mark.parametrize("name", il.list_problems("reconstruction"))
+@pytest.mark.parametrize("name", IMAGING)
 def test_preset_operators_have_exact_adjoints(name, size, device):
     problem = il.make_problem(name, size=size)
     assert dottest(problem.operator.to(device), batch=2, device=device) < TOL

@@ -7,6 +7,7 @@ when a file is missing, truncated or of the wrong kind. Nothing is ever unpickle
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,32 @@ from ..operators.tomography import FanBeam2D
 
 Tensor = torch.Tensor
 
-__all__ = ["CTScan", "read_htc2022", "read_segmentation", "read_kspace", "read_cfl", "read_velocity_model"]
+__all__ = ["CTScan", "read_htc2022", "read_segmentation", "read_kspace", "read_cfl", "read_velocity_model", "shared_data"]
+
+DATA_ENV = "INVERSELAB_DATA"
+
+
+def shared_data(*parts: str) -> Path:
+    """Path of a file in the real-data folder (``shared/data``), which is never downloaded.
+
+    The folder is ``$INVERSELAB_DATA`` when set, else the first of ``./shared/data``,
+    ``../shared/data`` (from the working directory) and the ``shared/data`` beside a source
+    checkout that exists. Raises :class:`~inverselab.errors.InputError` naming the fix when the
+    file is not there.
+    """
+    env = os.environ.get(DATA_ENV)
+    if env:
+        roots = [Path(env)]
+    else:
+        roots = [Path("shared/data"), Path("../shared/data"), Path(__file__).resolve().parents[4] / "shared" / "data"]
+    for root in roots:
+        if root.joinpath(*parts).exists():
+            return root.joinpath(*parts).resolve()
+    where = f"${DATA_ENV}={env}" if env else ", ".join(str(r) for r in roots)
+    raise InputError(
+        f"real-data file {'/'.join(parts)} not found (looked in {where}): set {DATA_ENV} to the folder "
+        "holding the shared data, or pass the file's path"
+    )
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""Neural networks for reconstruction: U-Net, unrolled schemes (LGD, LPD, MoDL-like).
+"""Neural networks for reconstruction: U-Net, unrolled schemes (LGD, LPD, MoDL-like), InversionNet.
 
 Every model maps measurements to images, ``model(y) -> x``, with the batch first and complex
 data carried as channel pairs; :func:`build_model` makes one for a problem by name.
 """
 
+from .inversionnet import InversionNet
 from .layers import from_channels, to_channels
 from .registry import MODELS, build_model, model_options
 from .trained import TrainedModel, load_run
@@ -12,6 +13,7 @@ from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledDataCon
 
 __all__ = [
     "MODELS",
+    "InversionNet",
     "LearnedGradientDescent",
     "LearnedPrimalDual",
     "PostProcessing",

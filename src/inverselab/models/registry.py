@@ -13,6 +13,7 @@ from torch import nn
 
 from ..errors import InputError, check_choice
 from ..problems.base import Problem
+from .inversionnet import InversionNet
 from .layers import channels_of
 from .unet import PostProcessing, UNet
 from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledDataConsistency
@@ -37,11 +38,20 @@ def _unrolled(problem: Problem, **options) -> nn.Module:
     return UnrolledDataConsistency(problem.operator, **options)
 
 
+def _inversionnet(problem: Problem, **options) -> nn.Module:
+    op = problem.operator  # AcousticWave2D: domain (nz, nx), range (shots, receivers, nt)
+    shots, receivers, nt = op.range_shape
+    vmin, vmax = problem.value_range or (1500.0, 4500.0)
+    return InversionNet(shots=shots, nt=nt, receivers=receivers, output_shape=op.domain_shape, time_last=True,
+                        velocity_output=True, vmin=vmin, vmax=vmax, **options)
+
+
 MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
     "unet": (_unet, UNet, "U-Net after the problem's baseline (FBPConvNet style)"),
     "lgd": (_lgd, LearnedGradientDescent, "learned gradient descent (unrolled, 10 iterations)"),
     "lpd": (_lpd, LearnedPrimalDual, "learned primal-dual (Adler & Öktem 2018)"),
     "unrolled": (_unrolled, UnrolledDataConsistency, "CNN + exact data consistency (MoDL-like; MRI)"),
+    "inversionnet": (_inversionnet, InversionNet, "encoder-decoder from shot gathers to velocity (Wu & Lin 2019)"),
 }
 
 
@@ -49,7 +59,8 @@ def model_options(name: str) -> tuple[str, ...]:
     """Options ``build_model(name, ...)`` accepts."""
     check_choice("model", name, MODELS)
     builder, cls, _ = MODELS[name]
-    skip = {"self", "operator", "initial", "channels"}
+    skip = {"self", "operator", "initial", "channels", "shots", "nt", "receivers", "output_shape", "time_last",
+            "velocity_output", "vmin", "vmax"}
     names = [p for p in inspect.signature(cls.__init__).parameters if p not in skip]
     if "start" in inspect.signature(builder).parameters:
         names.append("start")  # lgd/lpd: begin from the baseline (True) or from zero
@@ -61,7 +72,7 @@ def build_model(name: str, problem: Problem, **options) -> nn.Module:
 
     Parameters
     ----------
-    name : {"unet", "lgd", "lpd", "unrolled"}
+    name : {"unet", "lgd", "lpd", "unrolled", "inversionnet"}
         Architecture.
     problem : Problem
         Supplies the operator (unrolled networks) or the baseline (U-Net).

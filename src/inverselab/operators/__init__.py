@@ -3,8 +3,10 @@
 Every built-in linear operator implements its own exact adjoint (checked by :func:`dottest`).
 """
 
+from .acoustic import AcousticWave2D, DispersionWarning, critical_courant_number, lowpass
 from .base import Diagonal, Identity, LinearOperator, Operator, Stacked, dottest, gradcheck, vstack
 from .gradient import Gradient
+from .gravity import Gravity2D, Gravity3D, depth_weighting
 from .heat import Grid2D, HeatEquation2D, SteadyDiffusion2D, solve_heat, solve_steady
 from .imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel, hartley
 from .mri import (
@@ -16,11 +18,16 @@ from .mri import (
     random_mask_1d,
     variable_density_mask_2d,
 )
+from .seismic import Poststack, PoststackLinear, acoustic_impedance, gardner_density, zero_phase_ricker
 from .tomography import FBP_FILTERS, FanBeam2D, ParallelBeam2D, fbp
 from .wave import Wave1D, ricker
 from .wavelet import Wavelet2D
 
 __all__ = [
+    "AcousticWave2D",
+    "DispersionWarning",
+    "critical_courant_number",
+    "lowpass",
     "solve_steady",
     "solve_heat",
     "ricker",
@@ -36,12 +43,20 @@ __all__ = [
     "FBP_FILTERS",
     "FanBeam2D",
     "Gradient",
+    "Gravity2D",
+    "Gravity3D",
+    "depth_weighting",
     "Identity",
     "Inpainting",
     "LinearOperator",
     "Operator",
     "ParallelBeam2D",
     "Stacked",
+    "Poststack",
+    "PoststackLinear",
+    "acoustic_impedance",
+    "gardner_density",
+    "zero_phase_ricker",
     "Wavelet2D",
     "coil_sensitivities",
     "dottest",

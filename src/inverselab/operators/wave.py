@@ -50,7 +50,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..errors import InputError, check_finite, check_positive
+from ..errors import InputError, check_count, check_finite, check_positive
 from .base import Operator
 
 Tensor = torch.Tensor
@@ -94,23 +94,13 @@ def ricker(
     """
     check_positive("frequency", frequency)
     check_positive("dt", dt)
-    nt = _count("nt", nt, 1)
+    nt = check_count("nt", nt, 1)
     delay = 1.5 / frequency if delay is None else delay
     if not isinstance(delay, (int, float)) or not math.isfinite(delay):
         raise InputError(f"delay must be a finite number of seconds, got {delay!r}")
     t = torch.arange(nt, dtype=torch.float64) * dt - delay
     a = (math.pi * frequency * t) ** 2
     return ((1 - 2 * a) * torch.exp(-a)).to(dtype)
-
-
-def _count(name: str, value: int, minimum: int) -> int:
-    try:
-        n = operator.index(value)
-    except TypeError:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if n < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {n}")
-    return n
 
 
 def _indices(name: str, values: Sequence[int], nx: int) -> list[int]:
@@ -188,12 +178,12 @@ class Wave1D(Operator):
         frequency: float = 10.0,
         absorbing: int = 20,
     ) -> None:
-        nx = _count("nx", nx, 3)
-        nt = _count("nt", nt, 1)
+        nx = check_count("nx", nx, 3)
+        nt = check_count("nt", nt, 1)
         check_positive("dx", dx)
         check_positive("dt", dt)
         check_positive("frequency", frequency)
-        absorbing = _count("absorbing", absorbing, 0)
+        absorbing = check_count("absorbing", absorbing, 0)
         sources = _indices("sources", sources, nx)
         receivers = _indices("receivers", receivers, nx)
         super().__init__((nx,), (len(sources), len(receivers), nt))

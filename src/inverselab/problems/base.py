@@ -41,6 +41,9 @@ class Problem:
         The method :meth:`reconstruct` uses when none is given.
     data_range : float
         Peak-to-peak range of the ground truth, for PSNR/SSIM (magnitude for complex images).
+    value_range : (float, float), optional
+        Bounds of the ground-truth values where the physics fixes them (e.g. velocities in
+        m/s), for methods that constrain their output (FWI bounds, a network's output map).
     """
 
     name: str
@@ -52,6 +55,7 @@ class Problem:
     methods: dict[str, dict] = field(default_factory=dict)
     default_method: str = "tv"
     data_range: float = 1.0
+    value_range: tuple[float, float] | None = None
 
     metrics = ("psnr", "ssim", "rel_error")
 

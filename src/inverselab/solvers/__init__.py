@@ -1,19 +1,22 @@
-"""Classical solvers: linear least squares, proximal methods, nonlinear optimisation.
+"""Classical solvers: linear least squares, proximal methods, nonlinear optimisation, FWI.
 
 Every solver takes an operator and a batch of measurements and returns ``(x, History)``.
 """
 
 from .analytic import fill_missing, upsample, wiener
+from .fwi import FWIHistory, fwi
 from .history import History, progress
 from .linear import cg, lsqr, tikhonov
 from .nonlinear import minimize
 from .proximal import fista, tv_admm, tv_pdhg, wavelet_fista
 
 __all__ = [
+    "FWIHistory",
     "History",
     "cg",
     "fill_missing",
     "fista",
+    "fwi",
     "lsqr",
     "minimize",
     "progress",

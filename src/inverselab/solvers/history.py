@@ -25,8 +25,9 @@ _PROGRESS: ContextVar[str | None] = ContextVar("inverselab_progress", default=No
 
 
 @contextmanager
-def progress(description: str = "solving") -> Iterator[None]:
-    """Show a tqdm progress bar (iterations, PSNR) for every solver run inside the block.
+def progress(description: str | None = "solving") -> Iterator[None]:
+    """Show a tqdm progress bar (iterations, PSNR) for every solver run inside the block
+    (``None``: show none, e.g. for the inner solves of a method with its own bar).
 
     >>> with progress("tv"):
     ...     x, hist = tv_pdhg(op, y, lam=0.01)  # doctest: +SKIP

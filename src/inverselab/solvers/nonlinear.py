@@ -47,6 +47,7 @@ def minimize(
     bounds: Bounds = None,
     truth: Tensor | None = None,
     data_range: float | None = None,
+    callback: Callable[[int, Tensor, float], bool | None] | None = None,
 ) -> tuple[Tensor, History]:
     """Regularised nonlinear least squares through autograd.
 
@@ -72,6 +73,11 @@ def minimize(
         Box constraint.
     truth, data_range
         Optional ground truth for the PSNR history.
+    callback : callable, optional
+        ``callback(k, x, loss)`` after iteration ``k`` (0-based) with the new iterate ``x``
+        and the objective (summed over the batch) of the iterate the step started from;
+        returning True stops the solver (``stop_reason = "callback"``). It may change the
+        operator's state between iterations (e.g. draw a new mini-batch for Adam).
     """
     y = prepare(op, y, truth, x0, bounds)
     check_nonnegative("lam", lam)
@@ -87,7 +93,8 @@ def minimize(
             value = value + lam * reg_fn(x)
         return value
 
-    z = project(x0.detach().clone(), bounds).requires_grad_(True)
+    # contiguous: torch's L-BFGS flattens gradients with view(), which fails on permuted tensors
+    z = project(x0.detach().clone(memory_format=torch.contiguous_format), bounds).requires_grad_(True)
     if method == "lbfgs":
         # one iteration per step (for the history); max_eval must allow the line search to work
         opt = torch.optim.LBFGS(
@@ -105,9 +112,12 @@ def minimize(
     monitor = Monitor(iters, tol, lambda x: objective(x).detach(), truth, data_range)
     x = project(z.detach(), bounds).clone()  # z changes in place: keep a copy to compare with
     for k in range(int(iters)):
-        opt.step(closure)
+        loss = opt.step(closure)
         x_prev, x = x, project(z.detach(), bounds).clone()
         with torch.no_grad():
             if monitor.step(k, x, x_prev):
+                break
+            if callback is not None and callback(k, x, float(loss)):
+                monitor.history.stop_reason = "callback"
                 break
     return x, monitor.history

@@ -1,0 +1,89 @@
+"""Seismic presets: OpenFWI-like families and Marmousi, the fwi method, and the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import inverselab as il
+from conftest import data_file
+from inverselab.cli import main
+from inverselab.errors import InputError
+from inverselab.methods import make_method
+
+FAMILIES = ["fwi-flat", "fwi-curved", "fwi-faulted", "fwi-curved-faulted"]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_family_truths_are_seeded_bounded_and_split(name):
+    p = il.make_problem(name)
+    a, b = p.sample_truth(3, seed=4), p.sample_truth(3, seed=4)
+    assert a.shape == (3, 70, 70) and torch.equal(a, b)
+    lo, hi = p.value_range
+    assert float(a.min()) >= lo and float(a.max()) <= hi
+    assert not torch.equal(a, p.sample_truth(3, seed=4, split="train"))
+    start = p.baseline(torch.zeros(2, *p.operator.range_shape))
+    assert start.shape == (2, 70, 70)
+    assert torch.all(start[:, 1:] >= start[:, :-1] - 1e-9)  # the family mean speeds up with depth
+
+
+def test_family_gathers_follow_the_openfwi_acquisition():
+    p = il.make_problem("fwi-flat")
+    assert p.operator.range_shape == (5, 70, 1000)
+    y = p.simulate(p.sample_truth(1, seed=0), seed=1)
+    assert y.shape == (1, 5, 70, 1000) and torch.isfinite(y).all()
+    # the direct wave reaches the receiver next to each source first
+    first = y[0].abs().argmax(dim=-1).float()  # (shots, receivers): time of the strongest arrival
+    for shot, (_, ix) in enumerate(p.operator.sources):
+        assert abs(int(first[shot].argmin()) - ix) <= 2
+
+
+def test_fwi_method_starts_from_the_family_mean_and_fits_the_data():
+    p = il.make_problem("fwi-flat")
+    x = p.sample_truth(1, seed=2)
+    y = p.simulate(x, seed=3)
+    est, history = make_method("fwi", p, iters_per_band=4).reconstruct(y, truth=x)
+    assert history.model_error_initial == pytest.approx(float(torch.linalg.norm(p.baseline(y) - x) / torch.linalg.norm(x)))
+    assert history.iterations == 4 and history.objective_iters == [1, 2, 3, 4]
+    assert history.objective[-1] < 0.5 * history.objective[0]  # the misfit of the last iterate
+    assert history.model_error[-1] <= history.model_error_initial
+    assert float(est.min()) > p.value_range[0] and float(est.max()) < p.value_range[1]
+
+
+def test_fwi_is_offered_only_for_wave_problems():
+    with pytest.raises(InputError, match="unknown method 'fwi'"):
+        make_method("fwi", il.make_problem("ct-parallel", size=16, views=8))
+
+
+def test_marmousi_builds_without_data_and_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("INVERSELAB_DATA", str(tmp_path))
+    p = il.make_problem("fwi-marmousi", shots=4)
+    assert p.operator.domain_shape == (134, 384) and p.operator.range_shape[0] == 4
+    with pytest.raises(InputError, match="INVERSELAB_DATA"):
+        p.sample_truth(1)
+
+
+def test_marmousi_truth_and_start_from_shared_data():
+    path = data_file("seismic", "cp_true.mat")
+    p = il.make_problem("fwi-marmousi", velocity=str(path), start=str(path.with_name("cp_init.mat")))
+    truth = p.sample_truth(1)
+    start = p.baseline(torch.zeros(1, *p.operator.range_shape))
+    assert truth.shape == start.shape == (1, 134, 384)
+    assert float(truth.max()) == pytest.approx(5500.0) and float(start.max()) < 4000.0
+    assert torch.equal(truth[:, :10], start[:, :10])  # the same water layer, kept fixed by FWI
+
+
+def test_cli_solve_train_evaluate_on_a_family(tmp_path, capsys):
+    solve = tmp_path / "fwi"
+    assert main(["solve", "fwi-flat", "--n", "1", "--param", "iters_per_band=2", "--out", str(solve)]) == 0
+    metrics = json.loads((solve / "metrics.json").read_text())
+    assert metrics["method"] == "fwi" and (solve / "figures" / "estimate.png").is_file()
+    run = tmp_path / "inet"
+    tiny = ["--option", "width=4", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--n", "2"]
+    assert main(["train", "fwi-flat", "--model", "inversionnet", *tiny, "--out", str(run)]) == 0
+    out = tmp_path / "eval"
+    assert main(["evaluate", str(run), "--n", "2", "--out", str(out)]) == 0
+    scores = json.loads((out / "metrics.json").read_text())
+    assert scores["method"] == "inversionnet" and len(scores["per_sample"]["ssim"]) == 2
