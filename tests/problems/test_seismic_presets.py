@@ -12,6 +12,7 @@ from conftest import data_file
 from inverselab.cli import main
 from inverselab.errors import InputError
 from inverselab.methods import make_method
+from inverselab.models import build_model
 
 FAMILIES = ["fwi-flat", "fwi-curved", "fwi-faulted", "fwi-curved-faulted"]
 
@@ -31,7 +32,7 @@ def test_family_truths_are_seeded_bounded_and_split(name):
 
 def test_family_gathers_follow_the_openfwi_acquisition():
     p = il.make_problem("fwi-flat")
-    assert p.operator.range_shape == (5, 70, 1000)
+    assert p.operator.range_shape == (5, 70, 1000) and p.operator.step_ratio() == 1
     y = p.simulate(p.sample_truth(1, seed=0), seed=1)
     assert y.shape == (1, 5, 70, 1000) and torch.isfinite(y).all()
     # the direct wave reaches the receiver next to each source first
@@ -47,14 +48,39 @@ def test_fwi_method_starts_from_the_family_mean_and_fits_the_data():
     est, history = make_method("fwi", p, iters_per_band=4).reconstruct(y, truth=x)
     assert history.model_error_initial == pytest.approx(float(torch.linalg.norm(p.baseline(y) - x) / torch.linalg.norm(x)))
     assert history.iterations == 4 and history.objective_iters == [1, 2, 3, 4]
-    assert history.objective[-1] < 0.5 * history.objective[0]  # the misfit of the last iterate
+    assert history.objective[-1] < 0.5 * history.objective[0]  # misfit at the start of iteration 4
     assert history.model_error[-1] <= history.model_error_initial
     assert float(est.min()) > p.value_range[0] and float(est.max()) < p.value_range[1]
 
 
-def test_fwi_is_offered_only_for_wave_problems():
+def test_fwi_and_inversionnet_are_offered_only_for_wave_problems():
+    ct = il.make_problem("ct-parallel", size=16, views=8)
     with pytest.raises(InputError, match="unknown method 'fwi'"):
-        make_method("fwi", il.make_problem("ct-parallel", size=16, views=8))
+        make_method("fwi", ct)
+    with pytest.raises(InputError, match="needs a seismic problem"):
+        build_model("inversionnet", ct)
+
+
+@pytest.mark.parametrize(("params", "match"), [
+    ({"frequencies": "x"}, "band frequency"),
+    ({"bounds": (1500, "fast")}, "bounds must be two numbers"),
+    ({"iters_per_band": [2, 2]}, "one per band"),
+    ({"seed": -1}, "seed must be an integer"),
+    ({"bounds": (1000, 9000)}, "exceeds the operator's max_velocity"),
+])
+def test_fwi_settings_from_the_command_line_fail_clearly(params, match):
+    p = il.make_problem("fwi-flat")
+    y = torch.zeros(1, *p.operator.range_shape)
+    with pytest.raises(InputError, match=match):
+        make_method("fwi", p, **params).reconstruct(y)
+
+
+def test_fwi_reads_none_bands_and_partial_bounds_as_written_in_a_config():
+    p = il.make_problem("fwi-flat")
+    x = p.sample_truth(1, seed=5)
+    y = p.simulate(x, seed=6)
+    est, history = make_method("fwi", p, frequencies=[10.0, "none"], iters_per_band=1, bounds=("none", 4500.0)).reconstruct(y)
+    assert history.band == [10.0, None] and est.shape == x.shape
 
 
 def test_marmousi_builds_without_data_and_names_the_fix(tmp_path, monkeypatch):

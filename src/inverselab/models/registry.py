@@ -40,8 +40,11 @@ def _unrolled(problem: Problem, **options) -> nn.Module:
 
 def _inversionnet(problem: Problem, **options) -> nn.Module:
     op = problem.operator  # AcousticWave2D: domain (nz, nx), range (shots, receivers, nt)
+    if len(op.domain_shape) != 2 or len(op.range_shape) != 3 or problem.value_range is None:
+        raise InputError(f"model 'inversionnet' needs a seismic problem (shot gathers to velocity, e.g. fwi-flat); "
+                         f"{problem.name} is not one")
     shots, receivers, nt = op.range_shape
-    vmin, vmax = problem.value_range or (1500.0, 4500.0)
+    vmin, vmax = problem.value_range
     return InversionNet(shots=shots, nt=nt, receivers=receivers, output_shape=op.domain_shape, time_last=True,
                         velocity_output=True, vmin=vmin, vmax=vmax, **options)
 

@@ -20,7 +20,7 @@ import torch
 
 from ..data.io import read_velocity_model, shared_data
 from ..data.velocity import FAMILIES, velocity_family
-from ..errors import check_nonnegative, check_positive
+from ..errors import InputError, check_nonnegative, check_positive
 from ..noise import GaussianNoise
 from ..operators.acoustic import AcousticWave2D
 from .base import Problem
@@ -44,10 +44,10 @@ def _test_or_train(seed: int, split: str) -> int:
 
 
 @lru_cache(maxsize=8)
-def _family_mean(family: str) -> Tensor:
-    """Mean of 256 training models of a family, averaged across x: a 1-D prior-mean start."""
+def _family_profile(family: str) -> tuple[float, ...]:
+    """Mean velocity by depth of 256 training models of a family: a 1-D prior-mean start."""
     models = velocity_family(family)(256, seed=2**30, shape=FAMILY_SHAPE, vmin=FAMILY_RANGE[0], vmax=FAMILY_RANGE[1])
-    return models.double().mean(dim=(0, 2))[:, None].expand(FAMILY_SHAPE).contiguous()
+    return tuple(models.double().mean(dim=(0, 2)).tolist())
 
 
 def _family_problem(family: str, noise: float, shots: int, frequency: float, iters: int) -> Problem:
@@ -55,8 +55,9 @@ def _family_problem(family: str, noise: float, shots: int, frequency: float, ite
     check_positive("frequency", frequency)
     nz, nx = FAMILY_SHAPE
     sources = [(0, int(round(i * (nx - 1) / max(shots - 1, 1)))) for i in range(shots)]
+    # Courant number 4500 m/s * 1 ms * sqrt(2) / 10 m = 0.64: one propagation step per sample
     op = AcousticWave2D(FAMILY_SHAPE, 10.0, 1e-3, 1000, sources=sources, receivers=[(0, ix) for ix in range(nx)],
-                        frequency=frequency, max_velocity=FAMILY_RANGE[1])
+                        frequency=frequency, max_velocity=FAMILY_RANGE[1], courant_number=0.7)
     sample = velocity_family(family)
 
     def truth(n: int, seed: int, split: str) -> Tensor:
@@ -64,7 +65,8 @@ def _family_problem(family: str, noise: float, shots: int, frequency: float, ite
                       vmax=FAMILY_RANGE[1], dtype=torch.float64)
 
     def start(y: Tensor) -> Tensor:
-        return _family_mean(family).to(y.device, y.dtype).expand(y.shape[0], nz, nx).clone()
+        profile = torch.tensor(_family_profile(family), dtype=y.dtype, device=y.device)
+        return profile[None, :, None].expand(y.shape[0], nz, nx).clone()
 
     return Problem(
         name=f"fwi-{family}",
@@ -110,6 +112,9 @@ def fwi_marmousi(
 ) -> Problem:
     """Marmousi (134 x 384 cells of 24 m) from ``cp_true.mat``, started from ``cp_init.mat``.
 
+    There is one truth (every seed and split gives it), so this problem is for FWI, not for
+    training networks.
+
     Parameters
     ----------
     velocity, start : paths of the true and starting models (default: ``seismic/cp_true.mat``
@@ -124,15 +129,25 @@ def fwi_marmousi(
     dt, sampling = 2.5e-3, 4
     nt = int(round(record / dt))
     nt -= nt % sampling
+    if nt < sampling:
+        raise InputError(f"record must be at least {sampling * dt} s, got {record}")
     ix = torch.linspace(5, nx - 6, shots).round().long().tolist()
     op = AcousticWave2D(MARMOUSI_SHAPE, MARMOUSI_DX, dt, nt, sources=[(1, i) for i in ix],
                         receivers=[(1, i) for i in range(0, nx, 2)], frequency=frequency, absorbing=12,
                         max_velocity=MARMOUSI_RANGE[1], courant_number=0.82, gradient_sampling=sampling)
 
+    @lru_cache(maxsize=2)
     def model(path: str, name: str) -> Tensor:
-        return read_velocity_model(Path(path) if path else shared_data("seismic", name)).double()
+        file = Path(path) if path else shared_data("seismic", name)
+        v = read_velocity_model(file).double()
+        if tuple(v.shape) != MARMOUSI_SHAPE:
+            raise InputError(f"{file} holds a {tuple(v.shape)} model; fwi-marmousi needs {MARMOUSI_SHAPE} (nz, nx) at 24 m")
+        if not (MARMOUSI_RANGE[0] <= float(v.min()) and float(v.max()) <= MARMOUSI_RANGE[1]):
+            raise InputError(f"{file} spans {float(v.min()):.4g}-{float(v.max()):.4g}; fwi-marmousi needs m/s within "
+                             f"{MARMOUSI_RANGE}")
+        return v
 
-    def truth(n: int, seed: int, split: str) -> Tensor:
+    def truth(n: int, seed: int, split: str) -> Tensor:  # one model: every seed and split
         return model(velocity, "cp_true.mat").expand(n, nz, nx).clone()
 
     def initial(y: Tensor) -> Tensor:

@@ -37,11 +37,19 @@ from dataclasses import dataclass, field
 import torch
 
 from .._tensor import batch_norm
-from ..errors import InputError, check_choice, check_finite, check_nonnegative, check_positive, format_shape
+from ..errors import (
+    InputError,
+    check_choice,
+    check_count,
+    check_finite,
+    check_nonnegative,
+    check_positive,
+    format_shape,
+)
 from ..operators.acoustic import lowpass
 from ..operators.base import Operator
 from ..regularizers import Tikhonov, TotalVariation
-from .history import History
+from .history import History, progress_bar
 from .history import progress as solver_bars
 from .nonlinear import minimize
 
@@ -56,12 +64,13 @@ _VELOCITY_UNIT = 1000.0  # regularisers see the velocity in km/s
 class FWIHistory(History):
     """What :func:`fwi` did, iteration by iteration (means over the model batch).
 
-    A :class:`~inverselab.solvers.history.History` (so reports plot it like any solver's),
-    whose ``objective`` is the relative data misfit
-    ``||lowpass(op(v) - observed)|| / ||lowpass(observed)||`` of the iterate each iteration
-    started from, in that iteration's band (on the iteration's mini-batch when
-    ``shots_per_batch`` is set); ``seconds`` is cumulative wall-clock time including the
-    bookkeeping. In addition:
+    A :class:`~inverselab.solvers.history.History` (so reports plot it like any solver's).
+    ``objective`` is ``sqrt(2 L / B)`` for the summed objective ``L`` (normalised misfit
+    ``||lowpass(op(v) - observed)||^2 / (2 ||lowpass(observed)||^2)`` plus ``lam R(v)``) of
+    the iterate each iteration started from, in that iteration's band (on its mini-batch when
+    ``shots_per_batch`` is set): with ``lam = 0``, the root mean square over the batch of the
+    relative data misfit. ``seconds`` is cumulative wall-clock time including the bookkeeping;
+    ``psnr`` and ``criterion`` stay empty. In addition:
 
     Attributes
     ----------
@@ -128,6 +137,15 @@ class _BandResidual(Operator):
         return (self.filter(synthetic) - observed) / (self.scale * math.sqrt(len(self.shots) / n))
 
 
+def _band(f) -> float | None:
+    """A band's corner frequency in Hz, or None for the full band (also "none" from a config)."""
+    if f is None or (isinstance(f, str) and f.lower() == "none"):
+        return None
+    if isinstance(f, bool) or not isinstance(f, (int, float)):
+        raise InputError(f"band frequency must be a number of Hz or None (full band), got {f!r}")
+    return check_positive("band frequency", float(f))
+
+
 def _regularizer(reg, v0: Tensor) -> Callable[[Tensor], Tensor] | None:
     if reg is None or callable(reg):
         return reg
@@ -172,7 +190,7 @@ def fwi(
     shots_per_batch: int | None = None,
     depth_weight: float = 0.0,
     truth: Tensor | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     seed: int = 0,
 ) -> tuple[Tensor, FWIHistory]:
     """Multiscale full-waveform inversion with velocity bounds.
@@ -218,8 +236,9 @@ def fwi(
         from geometric spreading in 2-D. 0 disables.
     truth : Tensor, optional
         True models ``(B, nz, nx)`` for the model-error history.
-    progress : bool
-        Show a tqdm bar with the misfit and the model error.
+    progress : bool, optional
+        Show a tqdm bar with the misfit and the model error (default: inside
+        :func:`~inverselab.solvers.progress` only, like the other solvers).
     seed : int
         Seed of the shot draws.
 
@@ -251,30 +270,33 @@ def fwi(
     check_choice("optimizer", optimizer, ("lbfgs", "adam"))
     check_positive("lr", lr)
     check_nonnegative("lam", lam)
-    bands = list(frequencies)
+    bands = [_band(f) for f in (frequencies if isinstance(frequencies, (list, tuple)) else [frequencies])]
     if not bands:
         raise InputError("frequencies must list at least one band, e.g. (None,) for the full band")
-    for f in bands:
-        if f is not None:
-            check_positive("band frequency", f)
-    iters = [iters_per_band] * len(bands) if isinstance(iters_per_band, int) else list(iters_per_band)
-    if len(iters) != len(bands) or any(not isinstance(n, int) or n < 1 for n in iters):
+    per_band = iters_per_band if isinstance(iters_per_band, (list, tuple)) else [iters_per_band] * len(bands)
+    if len(per_band) != len(bands):
         raise InputError(f"iters_per_band must be an int >= 1 or one per band ({len(bands)}), got {iters_per_band!r}")
+    iters = [check_count("iters_per_band", n) for n in per_band]
+    seed = check_count("seed", seed, 0)
     n_shots = op.range_shape[0]
     if shots_per_batch is not None:
         if optimizer != "adam":
             raise InputError("shots_per_batch needs optimizer='adam' (L-BFGS needs the same shots every iteration)")
-        if not isinstance(shots_per_batch, int) or not 1 <= shots_per_batch <= n_shots:
+        if not 1 <= check_count("shots_per_batch", shots_per_batch) <= n_shots:
             raise InputError(f"shots_per_batch must be an int between 1 and {n_shots}, got {shots_per_batch!r}")
     reg_fn = _regularizer(reg, v0)
     if lam > 0 and reg_fn is None:
         raise InputError("lam > 0 needs a regulariser: pass reg='tikhonov', 'smoothness', 'tv' or a function")
 
     if bounds is None:
-        bounds = (0.75 * float(v0.min()), 1.5 * float(v0.max()))
+        bounds = (None, None)
     if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
         raise InputError(f"bounds must be a pair (vmin, vmax) in m/s, got {bounds!r}")
-    lo, hi = (float(b) for b in bounds)
+    default_hi = getattr(op, "max_velocity", None) or 1.5 * float(v0.max())
+    try:
+        lo, hi = (float(d if b is None or b == "none" else b) for b, d in zip(bounds, (0.75 * float(v0.min()), default_hi)))
+    except (TypeError, ValueError):
+        raise InputError(f"bounds must be two numbers (vmin, vmax) in m/s (None: the default), got {bounds!r}") from None
     if not 0 < lo < hi:
         raise InputError(f"bounds must satisfy 0 < vmin < vmax, got {bounds!r}")
     free = _fixed_mask(fixed, op.domain_shape, v0.device).expand_as(v0)
@@ -289,13 +311,13 @@ def fwi(
             op = op.replace(max_velocity=max(hi, float(v0.max())))
         elif op.max_velocity < hi:
             raise InputError(
-                f"op.max_velocity = {op.max_velocity:.6g} m/s is below the upper bound {hi:.6g}: "
-                "rebuild the operator with max_velocity >= vmax"
+                f"the upper bound {hi:.6g} m/s exceeds the operator's max_velocity {op.max_velocity:.6g}: "
+                "lower bounds[1] or rebuild the operator with a larger max_velocity"
             )
 
     if not isinstance(depth_weight, (int, float)) or not math.isfinite(depth_weight):
         raise InputError(f"depth_weight must be a finite number (0 disables), got {depth_weight!r}")
-    n_free = max(1, int(free[0].sum()))
+    n_free = max(1, int(free.sum()))  # L-BFGS normalises its first step over the whole batch
     kappa = n_free * lr if optimizer == "lbfgs" else 1.0
     if depth_weight:
         rows = torch.arange(1, op.domain_shape[0] + 1, dtype=v0.dtype, device=v0.device)[:, None]
@@ -319,11 +341,7 @@ def fwi(
             return list(range(n_shots))
         return sorted(torch.randperm(n_shots, generator=gen)[:shots_per_batch].tolist())
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(iters), desc="fwi", unit="it")
+    bar = progress_bar(sum(iters), "fwi", show=progress, leave=True)
     start = time.perf_counter()
     try:
         for f_cut, n_iter in zip(bands, iters):

@@ -17,7 +17,7 @@ from ..operators.base import Operator
 
 Tensor = torch.Tensor
 
-__all__ = ["History", "progress"]
+__all__ = ["History", "progress", "progress_bar"]
 
 Bounds = tuple[float | Tensor | None, float | Tensor | None] | None
 
@@ -37,6 +37,22 @@ def progress(description: str | None = "solving") -> Iterator[None]:
         yield
     finally:
         _PROGRESS.reset(token)
+
+
+def progress_bar(total: int, description: str | None = None, show: bool | None = None, leave: bool = False):
+    """A tqdm bar of ``total`` iterations, or None when no bar is wanted.
+
+    ``show=None`` follows :func:`progress` (a bar only inside its block, labelled with its
+    description unless ``description`` is given). Redirected output (logs, CI) gets an
+    update every 10 s instead of a stream of them.
+    """
+    context = _PROGRESS.get()
+    if not (show if show is not None else context is not None):
+        return None
+    from tqdm.auto import tqdm
+
+    interval = 0.1 if sys.stderr.isatty() else 10.0
+    return tqdm(total=total, desc=description or context or "solving", leave=leave, unit="it", mininterval=interval)
 
 
 @dataclass
@@ -112,13 +128,7 @@ class Monitor:
         self.objective, self.truth, self.data_range = objective, truth, data_range
         self.objective_every = max(1, int(objective_every))
         self.history = History()
-        self._bar = None
-        if _PROGRESS.get() is not None:
-            from tqdm.auto import tqdm
-
-            # redirected output (logs, CI) gets an update every 10 s instead of a stream of them
-            interval = 0.1 if sys.stderr.isatty() else 10.0
-            self._bar = tqdm(total=self.iters, desc=_PROGRESS.get(), leave=False, unit="it", mininterval=interval)
+        self._bar = progress_bar(self.iters)
         self._elapsed = 0.0
         self._start = time.perf_counter()
 
