@@ -137,19 +137,17 @@ def main(argv=None) -> int:
         observed = op(truth)
     t_data = time.perf_counter() - start
     print(f"observed data: {t_data:.1f} s", flush=True)
+    if args.time:  # seconds per iteration only, in the first band
+        bands, iters = bands[:1], [args.time]
+    start = time.perf_counter()
+    v, hist = fwi(op, observed, v0, frequencies=bands, iters_per_band=iters, optimizer=args.optimizer, lr=args.lr,
+                  bounds=(args.vmin, args.vmax), fixed=10, truth=truth, progress=True, reg=args.reg, lam=args.lam,
+                  depth_weight=args.depth_weight, shots_per_batch=args.shots_per_batch or None)
     if args.time:
-        _, hist = fwi(op, observed, v0, frequencies=bands[:1], iters_per_band=args.time, optimizer=args.optimizer,
-                      lr=args.lr, bounds=(args.vmin, args.vmax), fixed=10, truth=truth, progress=True,
-                      reg=args.reg, lam=args.lam,
-                      depth_weight=args.depth_weight, shots_per_batch=args.shots_per_batch or None)
         per = [b - a for a, b in zip([0.0, *hist.seconds[:-1]], hist.seconds)]
         print(f"seconds per iteration: {[round(s, 1) for s in per]}; model error {hist.model_error_initial:.4f} -> "
               f"{hist.model_error[-1]:.4f}", flush=True)
         return 0
-    start = time.perf_counter()
-    v, hist = fwi(op, observed, v0, frequencies=bands, iters_per_band=iters, optimizer=args.optimizer, lr=args.lr,
-                  bounds=(args.vmin, args.vmax), fixed=10, truth=truth, progress=True, reg=args.reg, lam=args.lam,
-                      depth_weight=args.depth_weight, shots_per_batch=args.shots_per_batch or None)
     seconds = time.perf_counter() - start
     e0, e1 = hist.model_error_initial, hist.model_error[-1]
     ratio = e1 / e0

@@ -19,7 +19,7 @@ from ..operators.tomography import FanBeam2D
 
 Tensor = torch.Tensor
 
-__all__ = ["CTScan", "read_htc2022", "read_segmentation", "read_kspace", "read_cfl", "read_velocity_model", "shared_data"]
+__all__ = ["CTScan", "read_htc2022", "read_segmentation", "read_kspace", "read_cfl", "read_velocity_model", "shared_data", "check_file"]
 
 DATA_ENV = "INVERSELAB_DATA"
 
@@ -72,7 +72,8 @@ class CTScan:
     parameters: dict = field(repr=False)
 
 
-def _check_file(path: str | Path) -> Path:
+def check_file(path: str | Path) -> Path:
+    """``path`` as a Path; :class:`~inverselab.errors.InputError` naming it when it is not a file."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"file not found: {path} (check the path; real data live in shared/data)")
@@ -122,7 +123,7 @@ def read_htc2022(path: str | Path, image_size: int = 512) -> CTScan:
     """
     if not isinstance(image_size, int) or image_size < 2:
         raise InputError(f"image size must be an integer of at least 2, got {image_size!r}")
-    path = _check_file(path)
+    path = check_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(128)
@@ -169,7 +170,7 @@ def read_segmentation(path: str | Path) -> Tensor:
     Tensor
         ``(1, 1, n, n)`` float64 (nonzero = material).
     """
-    path = _check_file(path)
+    path = check_file(path)
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several kinds on corrupt or pickled files
@@ -188,7 +189,7 @@ def read_cfl(path: str | Path) -> np.ndarray:
     stem = Path(path)
     if stem.suffix in (".cfl", ".hdr"):
         stem = stem.with_suffix("")
-    hdr, cfl = _check_file(stem.with_suffix(".hdr")), _check_file(stem.with_suffix(".cfl"))
+    hdr, cfl = check_file(stem.with_suffix(".hdr")), check_file(stem.with_suffix(".cfl"))
     try:
         lines = [ln for ln in hdr.read_text().splitlines() if not ln.startswith("#")]
         dims = [int(d) for d in lines[0].split()]
@@ -216,7 +217,7 @@ def read_kspace(path: str | Path) -> Tensor:
     p = Path(path)
     if p.suffix in (".cfl", ".hdr", ""):
         return torch.from_numpy(read_cfl(p))
-    p = _check_file(p)
+    p = check_file(p)
     try:
         data = np.load(p, allow_pickle=False)
     except Exception as exc:
@@ -239,7 +240,7 @@ def read_velocity_model(path: str | Path, key: str | None = None) -> Tensor:
     """
     import scipy.io
 
-    p = _check_file(path)
+    p = check_file(path)
     try:
         content = {k: v for k, v in scipy.io.loadmat(p).items() if not k.startswith("__")}
     except Exception as exc:

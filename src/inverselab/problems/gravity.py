@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.io import check_file
 from ..errors import InputError, check_choice, check_positive, format_shape
 from ..operators.base import LinearOperator
 from ..operators.gravity import Gravity2D, _DenseGravity, depth_weighting
@@ -96,9 +97,7 @@ def read_gravity_profile(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         Missing or unreadable file, a line that is not two numbers, fewer than two stations,
         NaN/infinite values or repeated positions.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"gravity profile not found: {path}")
+    path = check_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

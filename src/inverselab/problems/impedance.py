@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .._tensor import batch_norm, generator
+from ..data.io import check_file
 from ..errors import InputError, check_choice, check_finite, check_nonnegative, check_positive, format_shape
 from ..metrics import psnr
 from ..operators.base import Operator
@@ -79,9 +80,7 @@ def read_poststack_model(path: str | Path) -> PoststackModel:
     The file is opened without pickles; a missing, corrupt or inconsistent file raises
     :class:`~inverselab.errors.InputError`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file not found: {path} (check the path; real data live in shared/data)")
+    path = check_file(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not isinstance(archive, np.lib.npyio.NpzFile):
