@@ -12,7 +12,13 @@ Inversions of the log-impedance (``invert_impedance``), each regularising ``m - 
 
 * linear model, smoothness (CG on the Tikhonov normal equations),
 * linear model, total variation (PDHG),
-* nonlinear model (exact reflection coefficients), smoothness, L-BFGS through autograd.
+* nonlinear model (exact reflection coefficients), smoothness, L-BFGS through autograd,
+* trace-wise networks (``inverselab.models.TraceNet``: dilated 1-D CNN and bidirectional GRU)
+  trained on the traces of the left half of the section (noise-free data plus fresh noise of
+  the same level at every step) and applied to the noisy data of the right half.
+
+Every method is scored on the whole section and on the right half (the networks' test
+traces), so the networks compare with the inversions on the same traces.
 
     .venv/bin/python benchmarks/impedance.py [--crop 0 550 0 800] [--threads 2]
 
@@ -35,7 +41,9 @@ import numpy as np
 import torch
 
 from _common import RESULTS, save
+from inverselab.models import TraceNet
 from inverselab.problems.impedance import (
+    fit_tracewise,
     impedance_metrics,
     invert_impedance,
     poststack_synthetic,
@@ -56,7 +64,8 @@ def figure(p, estimates: dict[str, torch.Tensor], extent: list[float], path: Pat
     lo, hi = np.percentile(z_true, [1, 99])
     panels = [("true impedance", z_true), ("start (smoothed)", p.background[0].exp().numpy())]
     panels += [(name, m[0].exp().numpy()) for name, m in estimates.items()]
-    fig, axes = plt.subplots(2, 4, figsize=(20, 9))
+    rows = -(-(len(panels) + 3) // 4)  # sections, data, a trace, one error map
+    fig, axes = plt.subplots(rows, 4, figsize=(20, 4.5 * rows))
     flat = list(axes.ravel())
     for ax, (title, img) in zip(flat, panels):
         im = ax.imshow(img, cmap="viridis", vmin=lo, vmax=hi, extent=extent, aspect="auto")
@@ -108,6 +117,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=300, help="CG iterations")
     parser.add_argument("--iters-tv", type=int, default=1000, help="PDHG iterations")
     parser.add_argument("--iters-nonlinear", type=int, default=200, help="L-BFGS iterations")
+    parser.add_argument("--net-steps", type=int, nargs=2, default=[800, 400], metavar=("CNN", "GRU"),
+                        help="training steps of the trace-wise CNN and GRU (0 skips one)")
+    parser.add_argument("--net-batch", type=int, default=32, help="traces per training step")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -134,6 +146,33 @@ def main() -> None:
         estimates[name] = m
         rows[name] = {**impedance_metrics(m, truth, p.background), "seconds": seconds, "cpu_seconds": cpu,
                       "iterations": history.iterations, "stop_reason": history.stop_reason, "settings": kw}
+    nx = vp.shape[1]
+    train, test = range(0, nx // 2), slice(nx // 2, nx)
+    nets = {"trace-wise CNN": (TraceNet("cnn", width=16, layers=6), args.net_steps[0]),
+            "trace-wise GRU": (TraceNet("gru", width=16, layers=2), args.net_steps[1])}
+    right = {}
+    for name, (net, steps) in nets.items():
+        if steps <= 0:
+            continue
+        torch.manual_seed(args.seed)
+        net = net.double()
+        start, cpu = time.perf_counter(), time.process_time()
+        losses = fit_tracewise(net, p, train, steps=steps, batch=args.net_batch, seed=args.seed)
+        train_seconds = time.perf_counter() - start
+        with torch.no_grad():
+            start = time.perf_counter()
+            m = net(p.data[..., test], p.background[..., test])
+            seconds = time.perf_counter() - start
+        right[name] = {**impedance_metrics(m, truth[..., test], p.background[..., test]), "seconds": seconds,
+                       "training_seconds": train_seconds, "training_steps": steps, "final_loss": losses[-1],
+                       "parameters": sum(q.numel() for q in net.parameters())}
+        estimates[name] = torch.cat([p.background[..., :nx // 2], m], dim=-1)  # left half: training traces
+    for name, m in list(estimates.items()):
+        if name not in right:
+            right[name] = {**impedance_metrics(m[..., test], truth[..., test], p.background[..., test]),
+                           "seconds": rows[name]["seconds"]}
+    right = {"start (smoothed model)": impedance_metrics(p.background[..., test], truth[..., test],
+                                                         p.background[..., test]), **right}
     # the best any inversion can do with this wavelet: the clean data, the same settings
     m_clean, _ = invert_impedance(p.operator, p.clean, p.background, **runs["linear, smoothness (CG)"])
     rows["linear, smoothness, noise-free data"] = impedance_metrics(m_clean, truth, p.background)
@@ -146,6 +185,11 @@ def main() -> None:
         print(f"{name:36s} {r['rel_error_impedance']:9.4f} {r['rel_error_log']:11.5f} {r['error_fraction']:9.3f} "
               f"{r['psnr_impedance']:7.2f} {r.get('iterations', ''):>6} {r.get('seconds', float('nan')):8.2f} "
               f"{r.get('cpu_seconds', float('nan')):7.2f}")
+    print(f"\nright half (traces {nx // 2}-{nx - 1}; the networks trained on the left half)")
+    print(f"{'method':36s} {'rel.err Z':>9s} {'err/start':>9s} {'PSNR Z':>7s} {'seconds':>8s}")
+    for name, r in right.items():
+        print(f"{name:36s} {r['rel_error_impedance']:9.4f} {r['error_fraction']:9.3f} {r['psnr_impedance']:7.2f} "
+              f"{r.get('seconds', 0.0):8.3f}")
 
     dz = float(model.z[1] - model.z[0]) if model.z.numel() > 1 else 4.0
     extent = [float(model.x[x0]), float(model.x[x1 - 1]), (vp.shape[0] - 1) * args.dt, 0.0]
@@ -154,7 +198,7 @@ def main() -> None:
     config = {**vars(args), "data": str(args.data), "shape": list(vp.shape), "grid_m": dz,
               "noise_std": p.noise_std, "wavelet_samples": int(p.wavelet.numel()),
               "impedance_unit": "m/s * g/cm^3", "time_axis": "depth samples taken as time samples at dt"}
-    path = save("impedance", {"config": config, "results": rows})
+    path = save("impedance", {"config": config, "results": rows, "right_half": right})
     print(f"-> {path}, {png}")
 
 

@@ -10,6 +10,9 @@ Parts (each writes benchmarks/results/learned_<part>.json and prints a markdown 
   equal compute, scored on the target problem.
 * ``mri``: 4x multi-coil MRI: zero-filled, L1-wavelet CS, U-Net and the unrolled network.
 * ``deblur``: TV against U-Net on natural images.
+* ``radio``: snapshot radio interferometry, skies of sources and Hubble deep-field crops:
+  dirty image, Högbom CLEAN, L1 and TV (lambda tuned on validation skies) and a U-Net on the
+  dirty image.
 * ``htc``: a U-Net trained on simulated discs with holes in the HTC2022 fan-beam geometry,
   applied to the real ta/tb sinograms; MCC of the Otsu segmentation against TV.
 
@@ -175,6 +178,26 @@ def part_deblur(args) -> None:
                       "note": "natural images: scikit-image's bundled set, disjoint train/test crops"}, rows, "tv")
 
 
+def part_radio(args) -> None:
+    """Snapshot radio interferometry (27 antennas, 702 visibilities, 64x64 sky): CLEAN, L1 and
+    TV against a U-Net on the dirty image, for skies of sources and for Hubble deep-field crops."""
+    for sky in ("sources", "hubble"):
+        problem = make_problem("radio", sky=sky)
+        x, y = test_set(problem)
+        lam_l1, sweep_l1 = tune(problem, "l1", "lam", [0.3, 1.0, 3.0, 10.0])
+        lam_tv, sweep_tv = tune(problem, "tv", "lam", [1.0, 3.0, 10.0, 30.0])
+        rows = {"dirty image": per_image(problem, classical(problem, "baseline"), y, x),
+                "clean": per_image(problem, classical(problem, "clean"), y, x),
+                "l1": per_image(problem, classical(problem, "l1", lam=lam_l1), y, x),
+                "tv": per_image(problem, classical(problem, "tv", lam=lam_tv), y, x)}
+        fn, info = learned(train(problem, f"radio_{sky}", "unet", args.minutes_unet, options={"width": 32},
+                                 training={"batch_size": 16}))
+        rows["unet"] = per_image(problem, fn, y, x) | info
+        report(f"radio_{sky}", {"problem": problem.config, "l1_lam": lam_l1, "l1_sweep": sweep_l1, "tv_lam": lam_tv,
+                                "tv_sweep": sweep_tv, "n_test": N_TEST,
+                                "visibilities": problem.operator.range_shape[0]}, rows, "clean")
+
+
 def part_htc(args) -> None:
     from inverselab.data import read_htc2022, read_segmentation
     from inverselab.problems.real import scan_problem, score_segmentation
@@ -206,7 +229,8 @@ def part_htc(args) -> None:
                          "results": rows, "table": "\n".join(md)})
 
 
-PARTS = {"ct": part_ct, "consistency": part_consistency, "schedules": part_schedules, "mri": part_mri, "deblur": part_deblur, "htc": part_htc}
+PARTS = {"ct": part_ct, "consistency": part_consistency, "schedules": part_schedules, "mri": part_mri, "deblur": part_deblur,
+         "radio": part_radio, "htc": part_htc}
 
 
 def main() -> None:

@@ -139,6 +139,7 @@ def cmd_train(args) -> int:
         data=args.data,
         resume=args.resume,
         training=_training_settings(args),
+        init=args.init,
     )
     from .training.distributed import is_main_process
 
@@ -249,11 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_ct_file)
 
-    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet) on a problem")
+    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet, cWGAN-GP) on a problem")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet"])
-    p.add_argument("--loss", default="supervised", choices=["supervised", "consistency"],
-                   help="supervised (needs truths) or measurement consistency + TV (no truths)")
+    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan"])
+    p.add_argument("--loss", choices=["supervised", "consistency", "wgan-gp"],
+                   help="supervised (needs truths; the default), measurement consistency + TV (no truths), "
+                        "or wgan-gp (adversarial; the default of cwgan)")
+    p.add_argument("--init", metavar="RUN", help="start from the weights of a finished run (cwgan: an InversionNet run)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="training-time budget")
     budget.add_argument("--epochs", type=int, help="number of epochs (of --steps-per-epoch steps)")

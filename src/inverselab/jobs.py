@@ -135,7 +135,7 @@ def train_job(
     out: str | Path,
     *,
     options: dict | None = None,
-    loss: str = "supervised",
+    loss: str | None = None,
     epochs: int | None = None,
     minutes: float | None = None,
     curriculum: str | None = None,
@@ -143,22 +143,29 @@ def train_job(
     data: str | Path | None = None,
     resume: bool = False,
     training: dict | None = None,
+    init: str | Path | None = None,
 ) -> dict:
     """Train a network on ``problem`` into run directory ``out``; returns the run config.
 
     The config (problem, model, loss, schedule, optimisation settings, versions) is written to
     ``out/config.toml`` before training starts, so an interrupted run resumes from it.
+    ``loss`` defaults to the model's own (:data:`~inverselab.models.registry.DEFAULT_LOSS`,
+    else supervised). ``init`` is a finished run whose weights start the training: the same
+    architecture, or a trained InversionNet for a ``cwgan`` generator.
     """
     from .models import build_model
-    from .training import Curriculum, HDF5Pairs, MultiTask, Trainer, TrainingConfig, make_loss, make_task
+    from .models.registry import DEFAULT_LOSS
+    from .training import Curriculum, HDF5Pairs, MultiTask, Trainer, TrainingConfig, latest_checkpoint, make_loss, make_task
     from .training.distributed import is_main_process, teardown
 
     out = Path(out)
+    loss = loss or DEFAULT_LOSS.get(model_name, "supervised")
     settings = TrainingConfig(**(training or {}))
     config: dict[str, Any] = {
         "problem": problem.config,
         "model": {"name": model_name, "options": options or {}},
         "loss": {"name": loss},
+        "init": str(init) if init else None,
         "budget": {"epochs": epochs, "minutes": minutes},
         "schedule": {"curriculum": curriculum, "multitask": list(multitask) if multitask else None},
         "data": str(data) if data else None,
@@ -172,6 +179,8 @@ def train_job(
                 raise InputError(f"--resume: {out} was trained with a different {key} ({stored[key]}); drop --resume or use another --out")
     torch.manual_seed(settings.seed)
     model = build_model(model_name, problem, **(options or {}))
+    if init and not (resume and latest_checkpoint(out / "checkpoints")):
+        _warm_start(model, Path(init))
     source = HDF5Pairs(data, problem) if data else None
     target = make_task(problem, settings.val_size, source=source)
     if curriculum:
@@ -192,6 +201,20 @@ def train_job(
     finally:
         teardown()
     return config
+
+
+def _warm_start(model: torch.nn.Module, run: Path) -> None:
+    """Start ``model`` from the weights of finished run ``run``."""
+    from .training import load_weights
+
+    weights = run / "model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"--init {run}: no model.safetensors there; give a finished training run")
+    state = load_weights(weights)
+    if hasattr(model, "warm_start"):
+        model.warm_start(state)
+    else:
+        load_weights(weights, model)
 
 
 def _toml_view(value: Any) -> Any:

@@ -41,6 +41,24 @@ def _fwi(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[T
     return fwi(problem.operator, y, problem.baseline(y), truth=truth, **params)
 
 
+def _l1(problem: Problem, y: Tensor, truth: Tensor | None, lam: float = 0.01, iters: int = 200,
+        tol: float = 1e-5) -> tuple[Tensor, History]:
+    """Non-negative L1 in the pixel basis (sparse skies): FISTA with a shifted ReLU prox."""
+    from .solvers.proximal import fista
+
+    return fista(problem.operator, y, lambda x, t: (x - t).clamp_min(0), lam, iters, tol, truth=truth,
+                 data_range=problem.data_range, regularizer_value=lambda x: x.abs().flatten(1).sum(1))
+
+
+def _clean(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
+    from .operators.interferometry import Interferometer
+    from .solvers.clean import hogbom_clean
+
+    if not isinstance(problem.operator, Interferometer):
+        raise InputError(f"method 'clean' needs an interferometry problem (e.g. radio); {problem.name} is not one")
+    return hogbom_clean(problem.operator, y, truth=truth, data_range=problem.data_range, **params)
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method: how to run it, what it is, which hyper-parameters it takes."""
@@ -68,6 +86,9 @@ METHODS: dict[str, MethodSpec] = {
     "fwi": MethodSpec(_fwi, "full-waveform inversion from the problem's starting model (multiscale, bounded)",
                       ("frequencies", "iters_per_band", "optimizer", "lr", "bounds", "reg", "lam", "fixed",
                        "shots_per_batch", "depth_weight", "seed")),
+    "clean": MethodSpec(_clean, "Högbom CLEAN (radio interferometry), restored or model image",
+                        ("gain", "threshold", "iters", "positive", "output")),
+    "l1": MethodSpec(_l1, "non-negative L1 in the pixel basis by FISTA (sparse images)", ("lam", "iters", "tol")),
 }
 
 

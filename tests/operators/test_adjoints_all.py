@@ -23,11 +23,14 @@ from inverselab.operators import (
     Gravity3D,
     Identity,
     Inpainting,
+    Interferometer,
     LinearOperator,
     ParallelBeam2D,
     PoststackLinear,
     Wavelet2D,
     coil_sensitivities,
+    random_array,
+    uv_coverage,
     dottest,
     equispaced_mask_1d,
     random_mask_1d,
@@ -68,7 +71,13 @@ def standalone(n: int) -> dict[str, LinearOperator]:
         "gravity-3d": Gravity3D(torch.rand(n, 3) * torch.tensor([8.0, 8.0, 0.0]) - torch.tensor([0.0, 0.0, 1.0]),
                                 torch.arange(9.0), torch.arange(7.0), torch.arange(5.0)),
         "poststack": PoststackLinear((n, m), zero_phase_ricker(25.0, 0.004)),
+        "interferometer": Interferometer(n, _baselines(), 0.4 / float(_baselines().abs().max())),
+        "interferometer-exact": Interferometer(n, _baselines(), 0.4 / float(_baselines().abs().max()), method="exact"),
     }
+
+
+def _baselines() -> torch.Tensor:
+    return uv_coverage(random_array(8, 1000.0, seed=1), 0.21, hours=2.0, snapshots=3)
 
 
 @pytest.mark.parametrize("n", [16, 32])
@@ -88,7 +97,7 @@ def test_preset_operators_have_exact_adjoints(name, size, device):
     assert dottest(problem.operator.to(device), batch=2, device=device) < TOL
 
 
-@pytest.mark.parametrize("name", ["parallel", "fan", "mri-multi", "blur-zero", "cs-hartley"])
+@pytest.mark.parametrize("name", ["parallel", "fan", "mri-multi", "blur-zero", "cs-hartley", "interferometer"])
 def test_float32_adjoint_is_consistent(name):
     op = standalone(16)[name]
     assert dottest(op, dtype=torch.float32) < 1e-5

@@ -113,3 +113,13 @@ def test_cli_solve_train_evaluate_on_a_family(tmp_path, capsys):
     assert main(["evaluate", str(run), "--n", "2", "--out", str(out)]) == 0
     scores = json.loads((out / "metrics.json").read_text())
     assert scores["method"] == "inversionnet" and len(scores["per_sample"]["ssim"]) == 2
+    gan = tmp_path / "gan"  # the generator starts from the InversionNet run
+    tiny_gan = ["--option", "width=4", "critic_width=4", *tiny[2:]]
+    assert main(["train", "fwi-flat", "--model", "cwgan", "--init", str(run), *tiny_gan, "--out", str(gan)]) == 0
+    config = (gan / "config.toml").read_text()
+    assert 'name = "wgan-gp"' in config and "init = " in config
+    scores = json.loads((gan / "metrics.json").read_text())
+    assert scores["method"] == "cwgan" and (gan / "model.safetensors").is_file()
+    capsys.readouterr()
+    assert main(["train", "fwi-flat", "--model", "cwgan", "--init", str(tmp_path), *tiny_gan, "--out", str(tmp_path / "g2")]) == 2
+    assert "no model.safetensors" in capsys.readouterr().err

@@ -67,6 +67,9 @@ def test_supervised_loss_terms_and_validation(problem):
     assert float(Supervised(l2=0, ssim=1)(x, x, None, problem)) == pytest.approx(0.0, abs=1e-5)
     with pytest.raises(InputError, match="positive weight"):
         Supervised(l2=0)
+    seismic = il.make_problem("fwi-flat")  # errors count in units of the data range (3000 m/s)
+    v = torch.full((1, 70, 70), 3000.0)
+    assert float(Supervised(l2=0, l1=1)(v + 300.0, v, None, seismic)) == pytest.approx(0.1)
     with pytest.raises(InputError, match="unknown loss"):
         make_loss("perceptual")
 
@@ -134,3 +137,4 @@ def test_bad_training_settings_are_named(problem):
         trainer.fit()
     with pytest.raises(InputError, match="resume needs the run directory"):
         trainer.fit(epochs=1, resume=True)
+

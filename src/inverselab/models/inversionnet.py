@@ -238,6 +238,30 @@ class InversionNet(nn.Module):
         """Velocities in m/s -> normalised values (inverse of :meth:`to_velocity`)."""
         return (v - self.vmin) * (2.0 / (self.vmax - self.vmin)) - 1
 
+    def _check_input(self, gathers: Tensor) -> None:
+        expected = self.input_shape
+        if gathers.is_complex() or gathers.ndim != 4 or tuple(gathers.shape[1:]) != expected:
+            layout = "(B, shots, receivers, nt)" if self.time_last else "(B, shots, nt, receivers)"
+            hint = ""
+            if gathers.ndim == 4 and tuple(gathers.shape[1:]) == (expected[0], expected[2], expected[1]):
+                hint = f"; time and receiver axes look swapped: {'drop' if self.time_last else 'pass'} time_last=True"
+            elif gathers.ndim == 3:
+                hint = "; add a batch axis (gathers[None])"
+            kind = "complex " if gathers.is_complex() else ""
+            raise InputError(
+                f"InversionNet expects real shot gathers {layout} = (B, {', '.join(map(str, expected))}), "
+                f"got {kind}{format_shape(gathers.shape)}{hint}"
+            )
+
+    def _decode(self, code: Tensor) -> Tensor:
+        """Latent code ``(B, 16 w, 1, 1)`` -> output in the units of :meth:`forward`."""
+        h = self.decoder(code)
+        nz, nx = self.output_shape
+        top, left = (self.decoded_size - nz) // 2, (self.decoded_size - nx) // 2
+        h = h[..., top : top + nz, left : left + nx]
+        u = torch.tanh(self.head(h)).squeeze(1)
+        return self.to_velocity(u) if self.velocity_output else u
+
     def forward(self, gathers: Tensor) -> Tensor:
         """Map shot gathers to velocity models.
 
@@ -253,26 +277,8 @@ class InversionNet(nn.Module):
         Tensor
             ``(B, nz, nx)``: normalised velocity in [-1, 1], or m/s with ``velocity_output``.
         """
-        expected = self.input_shape
-        if gathers.is_complex() or gathers.ndim != 4 or tuple(gathers.shape[1:]) != expected:
-            layout = "(B, shots, receivers, nt)" if self.time_last else "(B, shots, nt, receivers)"
-            hint = ""
-            if gathers.ndim == 4 and tuple(gathers.shape[1:]) == (expected[0], expected[2], expected[1]):
-                hint = f"; time and receiver axes look swapped: {'drop' if self.time_last else 'pass'} time_last=True"
-            elif gathers.ndim == 3:
-                hint = "; add a batch axis (gathers[None])"
-            kind = "complex " if gathers.is_complex() else ""
-            raise InputError(
-                f"InversionNet expects real shot gathers {layout} = (B, {', '.join(map(str, expected))}), "
-                f"got {kind}{format_shape(gathers.shape)}{hint}"
-            )
+        self._check_input(gathers)
         h = gathers.transpose(-1, -2) if self.time_last else gathers
         h = h.to(self.head.weight.dtype)  # e.g. float64 gathers from the simulator
         h = self.encoder(h)
-        h = self.latent(F.adaptive_avg_pool2d(h, self.grid))
-        h = self.decoder(h)
-        nz, nx = self.output_shape
-        top, left = (self.decoded_size - nz) // 2, (self.decoded_size - nx) // 2
-        h = h[..., top : top + nz, left : left + nx]
-        u = torch.tanh(self.head(h)).squeeze(1)
-        return self.to_velocity(u) if self.velocity_output else u
+        return self._decode(self.latent(F.adaptive_avg_pool2d(h, self.grid)))

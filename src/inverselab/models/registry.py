@@ -13,12 +13,13 @@ from torch import nn
 
 from ..errors import InputError, check_choice
 from ..problems.base import Problem
+from .gan import ConditionalWGAN
 from .inversionnet import InversionNet
 from .layers import channels_of
 from .unet import PostProcessing, UNet
 from .unrolled import LearnedGradientDescent, LearnedPrimalDual, UnrolledDataConsistency
 
-__all__ = ["MODELS", "build_model", "model_options"]
+__all__ = ["MODELS", "DEFAULT_LOSS", "build_model", "model_options"]
 
 
 def _unet(problem: Problem, **options) -> nn.Module:
@@ -38,15 +39,23 @@ def _unrolled(problem: Problem, **options) -> nn.Module:
     return UnrolledDataConsistency(problem.operator, **options)
 
 
-def _inversionnet(problem: Problem, **options) -> nn.Module:
+def _seismic_sizes(problem: Problem, model: str) -> dict:
+    """Gather and model sizes of a seismic problem, as InversionNet-style constructors take them."""
     op = problem.operator  # AcousticWave2D: domain (nz, nx), range (shots, receivers, nt)
     if len(op.domain_shape) != 2 or len(op.range_shape) != 3 or problem.value_range is None:
-        raise InputError(f"model 'inversionnet' needs a seismic problem (shot gathers to velocity, e.g. fwi-flat); "
+        raise InputError(f"model {model!r} needs a seismic problem (shot gathers to velocity, e.g. fwi-flat); "
                          f"{problem.name} is not one")
     shots, receivers, nt = op.range_shape
     vmin, vmax = problem.value_range
-    return InversionNet(shots=shots, nt=nt, receivers=receivers, output_shape=op.domain_shape, time_last=True,
-                        velocity_output=True, vmin=vmin, vmax=vmax, **options)
+    return dict(shots=shots, nt=nt, receivers=receivers, output_shape=op.domain_shape, time_last=True, vmin=vmin, vmax=vmax)
+
+
+def _inversionnet(problem: Problem, **options) -> nn.Module:
+    return InversionNet(velocity_output=True, **_seismic_sizes(problem, "inversionnet"), **options)
+
+
+def _cwgan(problem: Problem, **options) -> nn.Module:
+    return ConditionalWGAN(**_seismic_sizes(problem, "cwgan"), **options)
 
 
 MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
@@ -55,7 +64,11 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
     "lpd": (_lpd, LearnedPrimalDual, "learned primal-dual (Adler & Öktem 2018)"),
     "unrolled": (_unrolled, UnrolledDataConsistency, "CNN + exact data consistency (MoDL-like; MRI)"),
     "inversionnet": (_inversionnet, InversionNet, "encoder-decoder from shot gathers to velocity (Wu & Lin 2019)"),
+    "cwgan": (_cwgan, ConditionalWGAN, "conditional WGAN-GP: posterior samples of velocity given shot gathers"),
 }
+
+# The training loss a model uses unless another is asked for.
+DEFAULT_LOSS = {"cwgan": "wgan-gp"}
 
 
 def model_options(name: str) -> tuple[str, ...]:
@@ -75,7 +88,7 @@ def build_model(name: str, problem: Problem, **options) -> nn.Module:
 
     Parameters
     ----------
-    name : {"unet", "lgd", "lpd", "unrolled", "inversionnet"}
+    name : {"unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan"}
         Architecture.
     problem : Problem
         Supplies the operator (unrolled networks) or the baseline (U-Net).

@@ -8,6 +8,7 @@ from .base import Diagonal, Identity, LinearOperator, Operator, Stacked, dottest
 from .gradient import Gradient
 from .gravity import Gravity2D, Gravity3D, depth_weighting
 from .heat import Grid2D, HeatEquation2D, SteadyDiffusion2D, solve_heat, solve_steady
+from .interferometry import Interferometer, random_array, uv_coverage
 from .imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel, hartley
 from .mri import (
     CartesianMRI,
@@ -48,6 +49,9 @@ __all__ = [
     "depth_weighting",
     "Identity",
     "Inpainting",
+    "Interferometer",
+    "random_array",
+    "uv_coverage",
     "LinearOperator",
     "Operator",
     "ParallelBeam2D",

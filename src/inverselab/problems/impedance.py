@@ -23,16 +23,18 @@ depth-to-time conversion), and seeded Gaussian noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .._tensor import batch_norm, generator
 from ..data.io import check_file
-from ..errors import InputError, check_choice, check_finite, check_nonnegative, check_positive, format_shape
+from ..errors import InputError, check_choice, check_count, check_finite, check_nonnegative, check_positive, format_shape
 from ..metrics import psnr
 from ..operators.base import Operator
 from ..operators.seismic import Poststack, PoststackLinear, acoustic_impedance, zero_phase_ricker
@@ -52,6 +54,7 @@ __all__ = [
     "invert_impedance",
     "poststack_synthetic",
     "impedance_metrics",
+    "fit_tracewise",
 ]
 
 REGULARIZERS = ("smoothness", "tikhonov", "tv")
@@ -424,3 +427,78 @@ def impedance_metrics(m: Tensor, m_true: Tensor, m0: Tensor | None = None) -> di
         start = batch_norm(m0.detach().to(torch.float64) - m_true).clamp(min=torch.finfo(torch.float64).tiny)
         out["error_fraction"] = float((batch_norm(m - m_true) / start).mean())
     return out
+
+
+def fit_tracewise(
+    net: nn.Module,
+    problem: ImpedanceProblem,
+    columns: Sequence[int] | Tensor,
+    *,
+    steps: int = 1500,
+    batch: int = 64,
+    lr: float = 2e-3,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> list[float]:
+    """Train a trace-wise network (:class:`~inverselab.models.tracewise.TraceNet`) on some traces.
+
+    Training pairs are the traces of ``columns``: the noise-free data plus fresh Gaussian noise
+    of the problem's level at every step (so the network never sees the test noise), the
+    background ``m0`` and the true log-impedance. Adam with a cosine schedule, mean squared
+    error of the log-impedance. Sets ``net.data_scale`` to the RMS of the training data.
+
+    Parameters
+    ----------
+    net : nn.Module
+        ``net(data, background) -> log-impedance`` on ``(B, nt)`` traces.
+    problem : ImpedanceProblem
+        The synthetic test (:func:`poststack_synthetic`) whose traces train the network.
+    columns : sequence of int
+        Trace indices used for training (keep the test traces out).
+    steps, batch, lr : int, int, float
+        Optimisation steps, traces per step and Adam's peak learning rate.
+    seed : int
+        Seed of the trace draws and the noise.
+    progress : bool, optional
+        Show a progress bar (default: when the output is a terminal).
+
+    Returns
+    -------
+    list of float
+        The training loss of every step.
+    """
+    from ..solvers.history import progress_bar
+
+    cols = torch.as_tensor(columns, dtype=torch.long)
+    nx = problem.clean.shape[-1]
+    if cols.ndim != 1 or cols.numel() == 0 or int(cols.min()) < 0 or int(cols.max()) >= nx:
+        raise InputError(f"columns must be trace indices in [0, {nx}), got {cols.tolist()[:5]}...")
+    for name, value in (("steps", steps), ("batch", batch)):
+        check_count(name, value)
+    check_positive("lr", lr)
+    clean, m_true, m0 = (t[0][:, cols].T.contiguous() for t in (problem.clean, problem.log_impedance, problem.background))
+    dtype = next(net.parameters()).dtype
+    with torch.no_grad():
+        net.data_scale.fill_(float(clean.square().mean().sqrt()))
+    g = generator(seed)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    losses = []
+    bar = progress_bar(steps, "trace-wise training", show=progress, leave=False)
+    net.train()
+    for _ in range(steps):
+        pick = torch.randint(cols.numel(), (batch,), generator=g)
+        noisy = clean[pick] + problem.noise_std * torch.randn(clean[pick].shape, generator=g, dtype=clean.dtype)
+        loss = (net(noisy.to(dtype), m0[pick].to(dtype)) - m_true[pick].to(dtype)).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3g}", refresh=False)
+    if bar is not None:
+        bar.close()
+    net.eval()
+    return losses

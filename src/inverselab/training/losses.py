@@ -37,8 +37,10 @@ class Loss:
 class Supervised(Loss):
     """``l2 * MSE + l1 * MAE + ssim * (1 - SSIM)`` against the ground truth.
 
-    Complex images enter MSE/MAE through the modulus of the difference and SSIM through
-    magnitudes. SSIM uses the problem's data range.
+    Errors are measured in units of the problem's data range, so the loss (and with it the
+    gradient clipping threshold) has the same scale for images in [0, 1] and for velocities in
+    m/s. Complex images enter MSE/MAE through the modulus of the difference and SSIM through
+    magnitudes.
     """
 
     l2: float = 1.0
@@ -54,7 +56,7 @@ class Supervised(Loss):
     def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
         if truth is None:
             raise InputError("the supervised loss needs ground truth; use the consistency loss without it")
-        diff = (estimate - truth).abs()
+        diff = (estimate - truth).abs() / problem.data_range
         value = estimate.new_zeros((), dtype=diff.dtype)
         if self.l2:
             value = value + self.l2 * diff.square().mean()
@@ -92,13 +94,16 @@ class MeasurementConsistency(Loss):
         return value.mean() / estimate[0].numel()
 
 
-LOSSES = {"supervised": Supervised, "consistency": MeasurementConsistency}
+LOSSES = ("supervised", "consistency", "wgan-gp")
 
 
 def make_loss(name: str, **params) -> Loss:
-    """A loss by name (``"supervised"`` or ``"consistency"``) with its parameters."""
+    """A loss by name (one of :data:`LOSSES`) with its parameters."""
+    from .adversarial import WassersteinGP  # it builds on Loss, so it is imported here
+
     check_choice("loss", name, LOSSES)
+    kind = {"supervised": Supervised, "consistency": MeasurementConsistency, "wgan-gp": WassersteinGP}[name]
     try:
-        return LOSSES[name](**params)
+        return kind(**params)
     except TypeError as exc:
         raise InputError(f"loss {name!r}: {exc}") from None

@@ -3,7 +3,9 @@
 AdamW with a cosine learning-rate schedule and gradient clipping; deterministic data (pair
 ``i`` of the stream is the same in every process and after a resume); a fixed validation set
 scored every epoch; atomic checkpoints that resume exactly; DistributedDataParallel under
-``torchrun``; bf16 autocast for the networks on CUDA (the physics stays in full precision).
+``torchrun``; bf16 autocast for the networks on CUDA (the physics stays in full precision);
+adversarial objectives (:class:`~inverselab.training.adversarial.WassersteinGP`) through the
+same loop.
 """
 
 from __future__ import annotations
@@ -146,7 +148,12 @@ class Trainer:
             # NCCL cannot broadcast): every rank builds them identically, so DDP skips them
             self.net._ddp_params_and_buffers_to_ignore = _operator_buffers(self.net)
             self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
-        self.optimizer = torch.optim.AdamW(self.net.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        self.adversarial = getattr(self.loss, "adversarial", False)
+        if self.adversarial and (self.ctx.distributed or not hasattr(self.net, "critic")):
+            raise InputError("adversarial training needs a model with a critic (model 'cwgan') in a single process")
+        groups = self.loss.param_groups(self.net) if self.adversarial else [{"params": list(self.net.parameters())}]
+        self.optimizer = torch.optim.AdamW(groups, lr=self.config.lr, weight_decay=self.config.weight_decay,
+                                           betas=getattr(self.loss, "betas", (0.9, 0.999)))
         self.history: list[dict[str, float]] = []
         self.step = 0
         self.elapsed = 0.0
@@ -191,6 +198,12 @@ class Trainer:
         y = batch.y.to(self.ctx.device)
         truth = batch.truth.to(self.ctx.device) if self.loss.needs_truth else None
         self.model.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr(progress) * group.get("lr_scale", 1.0)
+        if self.adversarial:
+            loss = self.loss.step(self.net, y, truth, self.optimizer, self.config.clip)
+            self.step += 1
+            return float(loss)
         with self._autocast():
             estimate = self.model(y)
         estimate = estimate.to(batch.truth.dtype)
@@ -200,8 +213,6 @@ class Trainer:
                 f"training loss became {float(loss.detach())} at step {self.step}: check the training data for "
                 "non-finite values, or lower the learning rate (--lr)"
             )
-        for group in self.optimizer.param_groups:
-            group["lr"] = self._lr(progress)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.clip:
@@ -311,7 +322,7 @@ class Trainer:
                     "loss": mean_over_ranks(sum(losses) / len(losses), self.ctx),
                     "val_psnr": scores["mean"],
                     **{f"val_psnr/{k}": v for k, v in scores.items() if k != "mean" and len(scores) > 2},
-                    "lr": self.optimizer.param_groups[0]["lr"],
+                    "lr": self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_scale", 1.0),
                     "seconds": self.elapsed,
                 }
                 self.history.append(record)
