@@ -31,13 +31,13 @@ from inverselab.analysis import HeatSources, ToyLandscape, WavePacket, compare
 METHODS = ("gradient descent", "adam", "l-bfgs", "l-bfgs, random restarts", "network", "network + l-bfgs")
 
 
-def settings(quick: bool) -> list[tuple[str, object, dict]]:
+def settings(quick: bool, heat: bool = True) -> list[tuple[str, object, dict]]:
     toy = [(f"toy, SNR {snr:g}", ToyLandscape(snr=snr), {}) for snr in (0.1, 0.3, 1.0, 3.0)]
     waves = [(f"wave packet, noise {s:g}", WavePacket(noise=s), {}) for s in (0.1, 1.0)]
     heat = [("heat sources", HeatSources(), {"n_train": 128, "n_test": 64, "iters": 30, "restarts": 4, "steps": 400})]
     if quick:
         return toy[::2] + waves[:1]
-    return toy + waves + heat
+    return toy + waves + (heat if heat else [])
 
 
 def shares(losses: dict[str, list[float]], rtol: float = 1e-6) -> dict[str, float]:
@@ -89,6 +89,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--no-heat", action="store_true", help="skip the heat-source family (the slowest)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     common = {"n_train": args.n_train, "n_test": args.n_test, "iters": args.iters, "restarts": args.restarts,
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         common.update(n_train=128, n_test=64, steps=500)
     results = {}
     print(f"{'setting':26s} {'split':5s} " + " ".join(f"{m[:10]:>10s}" for m in METHODS) + "  net<LBFGS  net+LBFGS<LBFGS")
-    for name, family, own in settings(args.quick):
+    for name, family, own in settings(args.quick, heat=not args.no_heat):
         start = time.perf_counter()
         out = compare(family, **{**common, **own}, progress=False)
         out["shares"] = {split: shares(out[split]) for split in ("train", "test")}
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
             s = out["shares"][split]
             print(f"{name:26s} {split:5s} {medians}  {s['network < l-bfgs']:9.2f}  {s['network + l-bfgs < l-bfgs']:14.2f}",
                   flush=True)
-    path = save("joint_optimization", {"config": vars(args), "environment": environment(), "results": results})
+    path = save("joint_optimization" + ("_no_heat" if args.no_heat else ""), {"config": vars(args), "environment": environment(), "results": results})
     figure(RESULTS / "joint_optimization.png", results)
     print(f"-> {path}")
     return 0
