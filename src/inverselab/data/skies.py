@@ -7,6 +7,7 @@ phase centre is pixel ``(size // 2, size // 2)``.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,16 @@ def random_skies(n: int, size: int, seed: int = 0, points: tuple[int, int] = (3,
     return skies.to(dtype)
 
 
+@lru_cache(maxsize=1)
+def _hubble_field() -> Tensor:
+    """The Hubble deep field in grayscale, background (the median) subtracted; read once, as
+    training asks for skies at every step."""
+    from skimage import data
+
+    gray = torch.from_numpy(data.hubble_deep_field()).to(torch.float64).mean(-1)
+    return (gray - gray.median()).clamp_min(0)
+
+
 def hubble_skies(n: int, size: int, seed: int = 0, split: str = "train", dtype: torch.dtype = torch.float32) -> Tensor:
     """Random crops of scikit-image's bundled Hubble deep field image (grayscale, background
     subtracted, peak 1).
@@ -63,14 +74,10 @@ def hubble_skies(n: int, size: int, seed: int = 0, split: str = "train", dtype: 
     Crops of 96 to 192 pixels are resized to ``size``; training crops come from the left 60 %
     of the image and test crops from the right 40 %, so the two never overlap.
     """
-    from skimage import data
-
     n, size = check_count("n", n), check_count("size", size, minimum=8)
     if split not in ("train", "test"):
         raise InputError(f"split must be 'train' or 'test', got {split!r}")
-    rgb = torch.from_numpy(data.hubble_deep_field()).to(torch.float64)
-    gray = rgb.mean(-1)
-    gray = (gray - gray.median()).clamp_min(0)  # the median is the sky background
+    gray = _hubble_field()
     height, width = gray.shape
     cut = int(0.6 * width)
     lo, hi = (0, cut) if split == "train" else (cut, width)

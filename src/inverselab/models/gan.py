@@ -60,13 +60,6 @@ class VelocityGenerator(InversionNet):
             self.mix.weight[:, code:].normal_(0.0, noise_dim**-0.5)
             self.mix.bias.zero_()
 
-    def encode(self, gathers: Tensor) -> Tensor:
-        """Latent code ``(B, 16 w, 1, 1)`` of the gathers (shape-checked like ``forward``)."""
-        self._check_input(gathers)
-        h = gathers.transpose(-1, -2) if self.time_last else gathers
-        h = self.encoder(h.to(self.head.weight.dtype))
-        return self.latent(F.adaptive_avg_pool2d(h, self.grid))
-
     def decode(self, code: Tensor, z: Tensor) -> Tensor:
         """Velocity models from codes ``(B, 16 w, 1, 1)`` and noise ``(B, noise_dim)``; the
         units of ``forward`` (m/s with ``velocity_output``, else [-1, 1])."""

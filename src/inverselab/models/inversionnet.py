@@ -253,6 +253,13 @@ class InversionNet(nn.Module):
                 f"got {kind}{format_shape(gathers.shape)}{hint}"
             )
 
+    def encode(self, gathers: Tensor) -> Tensor:
+        """Latent code ``(B, 16 w, 1, 1)`` of shot gathers laid out as :meth:`forward` takes them."""
+        self._check_input(gathers)
+        h = gathers.transpose(-1, -2) if self.time_last else gathers
+        h = h.to(self.head.weight.dtype)  # e.g. float64 gathers from the simulator
+        return self.latent(F.adaptive_avg_pool2d(self.encoder(h), self.grid))
+
     def _decode(self, code: Tensor) -> Tensor:
         """Latent code ``(B, 16 w, 1, 1)`` -> output in the units of :meth:`forward`."""
         h = self.decoder(code)
@@ -277,8 +284,4 @@ class InversionNet(nn.Module):
         Tensor
             ``(B, nz, nx)``: normalised velocity in [-1, 1], or m/s with ``velocity_output``.
         """
-        self._check_input(gathers)
-        h = gathers.transpose(-1, -2) if self.time_last else gathers
-        h = h.to(self.head.weight.dtype)  # e.g. float64 gathers from the simulator
-        h = self.encoder(h)
-        return self._decode(self.latent(F.adaptive_avg_pool2d(h, self.grid)))
+        return self._decode(self.encode(gathers))
