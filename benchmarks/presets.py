@@ -35,6 +35,8 @@ def main() -> None:
         p = il.make_problem(name)
         if p.default_method == "fwi" and not args.problems:
             continue  # seismic presets have their own benchmark (benchmarks/fwi_marmousi.py)
+        if "psnr" not in p.metrics:
+            continue  # unknowns that are not images: sources, designs, joint-optimisation instances
         x = p.sample_truth(args.n, seed=0)
         y = p.simulate(x, seed=1)
         for method in available_methods(p):

@@ -32,6 +32,7 @@ _SUBMODULES = {
     "runs",
     "solvers",
     "training",
+    "uq",
 }
 _ATTRIBUTES = {
     "make_problem": "problems",

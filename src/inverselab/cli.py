@@ -72,15 +72,19 @@ def cmd_list(args) -> int:
             print(f"  {'':20s} methods: {', '.join(names)}")
     print("methods:")
     for name, spec in METHODS.items():
-        print(f"  {name:12s} {spec.description}")
+        print(f"  {name:16s} {spec.description}")
     return 0
 
 
 def _print_metrics(m: dict, out) -> None:
-    print(
-        f"{m['problem']} {m['method']}: PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, "
-        f"rel. error {m['rel_error']:.3f}, {m['seconds_per_sample']:.3g} s/sample -> {out}"
-    )
+    if "psnr" in m:
+        scores = f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, rel. error {m['rel_error']:.3f}"
+    else:
+        scores = ", ".join(f"{name.replace('_', ' ')} {m[name]:.4g}" for name in m["scores"])
+    for name in ("coverage", "interval_width"):
+        if "psnr" in m and name in m:
+            scores += f", {name.replace('_', ' ')} {m[name]:.4g}"
+    print(f"{m['problem']} {m['method']}: {scores}, {m['seconds_per_sample']:.3g} s/sample -> {out}")
 
 
 def cmd_solve(args) -> int:
@@ -126,12 +130,26 @@ def cmd_train(args) -> int:
         if not sep or "," not in values:
             raise _UsageError(f"--multitask expects KEY=V1,V2,..., got {args.multitask!r}")
         multitask = (key, _parse_value(values))
+    if args.ensemble is not None:
+        if args.ensemble < 2 or args.resume or args.init or args.curriculum or args.multitask:
+            raise _UsageError("--ensemble K needs K >= 2, and none of --resume, --init, --curriculum, --multitask")
+        from pathlib import Path
+
+        base = _training_settings(args)
+        for k in range(args.ensemble):  # members differ in initialisation and data order
+            member = Path(args.out) / f"member-{k}"
+            train_job(problem, args.model, member, options=_pairs(args.option, "--option", parse=True), loss=args.loss,
+                      loss_options=_pairs(args.loss_option, "--loss-option", parse=True), epochs=args.epochs,
+                      minutes=args.minutes, data=args.data, training={**base, "seed": base.get("seed", 0) + k})
+            _print_metrics(evaluate_job(member, n=args.n, seed=0), member)
+        return 0
     train_job(
         problem,
         args.model,
         args.out,
         options=_pairs(args.option, "--option", parse=True),
         loss=args.loss,
+        loss_options=_pairs(args.loss_option, "--loss-option", parse=True),
         epochs=args.epochs,
         minutes=args.minutes,
         curriculum=args.curriculum,
@@ -149,11 +167,32 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .jobs import evaluate_job
+    from .jobs import evaluate_job, uq_job
 
+    if args.uq:
+        if args.set:
+            raise _UsageError("--uq scores the problem the network was trained on; drop --set")
+        m = uq_job(args.run, args.uq, n=args.n, seed=args.seed, samples=args.samples, out=args.out, device=args.device)
+        raw, cal = m["raw"], m["calibrated"]
+        print(f"{m['problem']} {m['model']}: 90% coverage {raw['coverage_90']:.1%} (width {raw['width_90']:.4g}), "
+              f"calibrated x{m['scale']:.3g}: {cal['coverage_90']:.1%} (width {cal['width_90']:.4g}); "
+              f"PSNR of the mean {m['psnr_of_mean']:.2f} dB -> {args.out or args.run}")
+        return 0
     metrics = evaluate_job(args.run, n=args.n, seed=args.seed, overrides=_pairs(args.set, "--set", parse=False),
                            batch_size=args.batch_size, out=args.out, device=args.device)
     _print_metrics(metrics, args.out or args.run)
+    return 0
+
+
+def cmd_stability(args) -> int:
+    from .jobs import stability_job
+
+    levels = tuple(float(v) for v in args.levels) if args.levels else None
+    m = stability_job(args.run, n_sweep=args.n, n_attack=args.n_attack, levels=levels,
+                      eps=tuple(float(e) for e in args.eps), steps=args.steps, tv_iters=args.tv_iters, seed=args.seed,
+                      out=args.out)
+    print(m["table"])
+    print(f"-> {args.out or args.run}")
     return 0
 
 
@@ -250,12 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_ct_file)
 
-    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet, cWGAN-GP) on a problem")
+    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet, cWGAN-GP, Gaussian MLP, design GAN, joint MLP) on a problem")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan"])
-    p.add_argument("--loss", choices=["supervised", "consistency", "wgan-gp"],
+    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan", "pod-inversionnet",
+                                                     "gaussian-mlp", "design-gan", "joint-mlp"])
+    p.add_argument("--loss", choices=["supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective",
+                                      "distill"],
                    help="supervised (needs truths; the default), measurement consistency + TV (no truths), "
-                        "or wgan-gp (adversarial; the default of cwgan)")
+                        "wgan-gp (adversarial; the default of cwgan), gaussian-nll (the default of gaussian-mlp) "
+                        "property-wgan (the default of design-gan), objective (instance losses, no truths; joint-mlp) "
+                        "or distill (match a teacher run: --loss-option teacher=RUN)")
+    p.add_argument("--ensemble", type=int, metavar="K",
+                   help="train K members (seeds SEED..SEED+K-1) into OUT/member-*, for 'evaluate OUT --uq ensemble'")
     p.add_argument("--init", metavar="RUN", help="start from the weights of a finished run (cwgan: an InversionNet run)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="training-time budget")
@@ -266,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides")
     p.add_argument("--option", nargs="*", metavar="KEY=VALUE", help="model options, e.g. width=16 depth=3 dropout=0.1")
+    p.add_argument("--loss-option", nargs="*", metavar="KEY=VALUE",
+                   help="loss parameters, e.g. l1=1 ssim=0.5 (supervised) or property_weight=1000 (property-wgan)")
     p.add_argument("--data", help="HDF5 cache of training pairs ('inverselab data generate')")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
@@ -284,7 +331,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=1, help="images per network call (timing is per image)")
     p.add_argument("--device", help="where the network runs (default: cuda when available, else cpu)")
     p.add_argument("--out", help="where to write metrics.json and figures (default: the run)")
+    p.add_argument("--uq", choices=["dropout", "ensemble", "samples"],
+                   help="predictive uncertainty and its calibration instead: MC dropout, the ensemble RUN/member-* "
+                        "('train --ensemble K'), or a generator's samples; writes uq-KIND.json and figures")
+    p.add_argument("--samples", type=int, default=32, help="--uq dropout/samples: draws per measurement")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("stability", help="noise sweep, worst-case perturbations and Lipschitz constants of a trained "
+                                         "network beside the baseline and TV")
+    p.add_argument("run", help="training run directory")
+    p.add_argument("--n", type=int, default=50, help="held-out samples of the noise sweep")
+    p.add_argument("--n-attack", type=int, default=10, help="held-out samples attacked")
+    p.add_argument("--levels", nargs="*", help="relative noise levels (default: 1/4, 1/2, 1, 2 x the training noise)")
+    p.add_argument("--eps", nargs="*", default=["0.01", "0.05"], help="perturbation sizes relative to ||y||")
+    p.add_argument("--steps", type=int, default=10, help="projected gradient ascent steps")
+    p.add_argument("--tv-iters", type=int, default=100, help="TV iterations (differentiated through)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="where to write stability.json and the figure (default: the run)")
+    p.set_defaults(func=cmd_stability)
 
     p = sub.add_parser("report", help="one self-contained HTML report comparing runs")
     p.add_argument("runs", nargs="+", help="run directories (solve, train or evaluate)")

@@ -22,7 +22,8 @@ from .runs import read_toml, write_json_atomic, write_toml_atomic
 
 Tensor = torch.Tensor
 
-__all__ = ["solve_job", "estimation_job", "train_job", "evaluate_job", "versions", "test_pairs"]
+__all__ = ["solve_job", "estimation_job", "train_job", "evaluate_job", "uq_job", "stability_job", "versions",
+           "test_pairs"]
 
 SAMPLES_KEPT = 4  # truths/estimates stored per run for reports
 
@@ -60,17 +61,14 @@ def _save_samples(out: Path, truth: Tensor, estimate: Tensor) -> None:
 
 def _write_result(out: Path, problem: Problem, method: str, x: Tensor, y: Tensor, estimate: Tensor, history, seconds: float,
                   config: dict, extra: dict | None = None) -> dict:
-    from .report import solve_figures
-
-    scores = problem.evaluate(estimate, x)
+    scores = problem.evaluate(estimate, x, interval=history.interval, y=y)
     n = x.shape[0]
     metrics = {
         "problem": problem.name,
         "method": method,
         "n": n,
-        "psnr": _mean(scores["psnr"]),
-        "ssim": _mean(scores["ssim"]),
-        "rel_error": _mean(scores["rel_error"]),
+        **{name: _mean(values) for name, values in scores.items()},
+        "scores": list(scores),
         "seconds_per_sample": seconds / n,
         "config": config,
         "per_sample": scores,
@@ -78,7 +76,7 @@ def _write_result(out: Path, problem: Problem, method: str, x: Tensor, y: Tensor
         **(extra or {}),
     }
     write_json_atomic(out / "metrics.json", metrics)
-    solve_figures(out / "figures", x, y, estimate, history, method)
+    problem.figures(out / "figures", x, y, estimate, history, method)
     _save_samples(out, x, estimate)
     return metrics
 
@@ -136,6 +134,7 @@ def train_job(
     *,
     options: dict | None = None,
     loss: str | None = None,
+    loss_options: dict | None = None,
     epochs: int | None = None,
     minutes: float | None = None,
     curriculum: str | None = None,
@@ -150,7 +149,7 @@ def train_job(
     The config (problem, model, loss, schedule, optimisation settings, versions) is written to
     ``out/config.toml`` before training starts, so an interrupted run resumes from it.
     ``loss`` defaults to the model's own (:data:`~inverselab.models.registry.DEFAULT_LOSS`,
-    else supervised). ``init`` is a finished run whose weights start the training: the same
+    else supervised), with ``loss_options`` its parameters. ``init`` is a finished run whose weights start the training: the same
     architecture, or a trained InversionNet for a ``cwgan`` generator.
     """
     from .models import build_model
@@ -164,7 +163,7 @@ def train_job(
     config: dict[str, Any] = {
         "problem": problem.config,
         "model": {"name": model_name, "options": options or {}},
-        "loss": {"name": loss},
+        "loss": {"name": loss, **({"options": loss_options} if loss_options else {})},
         "init": str(init) if init else None,
         "budget": {"epochs": epochs, "minutes": minutes},
         "schedule": {"curriculum": curriculum, "multitask": list(multitask) if multitask else None},
@@ -195,7 +194,7 @@ def train_job(
         tasks = target
     if is_main_process():
         write_toml_atomic(out / "config.toml", config)
-    trainer = Trainer(model, tasks, make_loss(loss), out=out, config=settings)
+    trainer = Trainer(model, tasks, make_loss(loss, **(loss_options or {})), out=out, config=settings)
     try:
         trainer.fit(epochs=epochs, minutes=minutes, resume=resume)
     finally:
@@ -256,3 +255,113 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
             extra["training_seconds"] = hist[-1]["seconds"]
             extra["training_steps"] = hist[-1]["step"]
     return _write_result(out, problem, trained.name, x, y, estimate, history, seconds, config, extra)
+
+
+UQ_KINDS = ("dropout", "ensemble", "samples")
+
+
+def uq_job(run: str | Path, kind: str, n: int = 100, seed: int = 0, samples: int = 32, val_size: int = 100,
+           out: str | Path | None = None, device: str | None = None) -> dict:
+    """Predictive uncertainty of a trained network and its calibration on ``n`` held-out samples.
+
+    ``kind`` is ``"dropout"`` (Monte Carlo dropout of the run's network), ``"ensemble"`` (the
+    runs ``RUN/member-*`` made by ``inverselab train --ensemble K``) or ``"samples"`` (draws of a
+    conditional generator). A post-hoc scale of the standard deviation is fitted on ``val_size``
+    validation pairs (the training stream's validation seeds, disjoint from the test set) so
+    that 90 % intervals cover 90 % there; coverage, width and the calibration curve are
+    reported before and after it. Writes ``uq-<kind>.json`` and ``figures/uq-<kind>-*.png`` in
+    ``out`` (default: the run); for an ensemble also ``metrics.json`` of its mean, so the
+    directory enters reports like a run.
+    """
+    from .errors import check_choice
+    from .metrics import psnr
+    from .models import load_run
+    from .report.uq import calibration_plot, uncertainty_maps
+    from .training.data import VALIDATION_SEED, OnTheFly
+    from .uq import LEVELS, calibration_curve, coverage, ensemble, fit_scale, generator_samples, mc_dropout, standardised_errors
+
+    check_choice("--uq", kind, UQ_KINDS)
+    run = Path(run)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if kind == "ensemble":
+        members = sorted(p for p in run.glob("member-*") if p.is_dir())
+        if len(members) < 2:
+            raise InputError(f"{run} holds {len(members)} ensemble members (member-*); train them with "
+                             "'inverselab train ... --ensemble K --out RUN'")
+        trained = [load_run(m, device=device) for m in members]
+        problem, networks = trained[0].problem, [t.network for t in trained]
+        predict = lambda y: ensemble(networks, y.to(device))  # noqa: E731
+        name = f"{trained[0].name} ensemble of {len(members)}"
+    else:
+        trained = load_run(run, device=device)
+        problem = trained.problem
+        fn = mc_dropout if kind == "dropout" else generator_samples
+        predict = lambda y: fn(trained.network, y.to(device), samples=samples, seed=seed)  # noqa: E731
+        name = f"{trained.name}, {kind} ({samples} draws)"
+    validation = OnTheFly(problem, val_size, offset=VALIDATION_SEED).get(list(range(val_size)))
+    scale = fit_scale(predict(validation.y), validation.truth.to(device))
+    x, y = test_pairs(problem, n, seed)
+    start = time.perf_counter()
+    pred = predict(y)
+    seconds = time.perf_counter() - start
+    x = x.to(pred.mean.device)
+    z90 = float(torch.special.erfinv(torch.tensor(0.9, dtype=torch.float64)) * 2**0.5)
+    rows = {}
+    for label, s in (("raw", 1.0), ("calibrated", scale)):
+        rows[label] = {"coverage_90": float(coverage(pred, x, 0.9, s).mean()),
+                       "width_90": float((2 * z90 * s * pred.std).mean()),
+                       "curve": calibration_curve(pred, x, LEVELS, s),
+                       "standardised_error_std": float((standardised_errors(pred, x) / s).std())}
+    out = Path(out) if out is not None else run
+    figures = out / "figures"
+    uncertainty_maps(figures / f"uq-{kind}-maps.png", x.cpu(), pred.mean.cpu(), pred.std.cpu(), scale, title=name)
+    calibration_plot(figures / f"uq-{kind}-calibration.png", LEVELS,
+                     {"raw": rows["raw"]["curve"], f"calibrated (x {scale:.2f})": rows["calibrated"]["curve"]}, title=name)
+    metrics = {"problem": problem.name, "uq": kind, "model": name, "n": n, "seed": seed, "samples": samples,
+               "val_size": val_size, "scale": scale, "levels": list(LEVELS), **rows,
+               "psnr_of_mean": float(psnr(pred.mean, x, problem.data_range)), "seconds_per_sample": seconds / n,
+               "config": {"problem": problem.config, "run": str(run), "device": device, "versions": versions()}}
+    write_json_atomic(out / f"uq-{kind}.json", metrics)
+    if kind == "ensemble":  # the ensemble directory has no metrics of its own: score its mean like a network
+        from .solvers.history import History
+
+        history = History(seconds=[seconds], iterations=1, stop_reason="direct", interval=pred.interval(0.9, scale))
+        _write_result(out, problem, name, x.cpu(), y, pred.mean.cpu(), history, seconds, metrics["config"])
+    return metrics
+
+
+def stability_job(run: str | Path, n_sweep: int = 50, n_attack: int = 10, levels: tuple[float, ...] | None = None,
+                  eps: tuple[float, ...] = (0.01, 0.05), steps: int = 10, tv_iters: int = 100, seed: int = 0,
+                  out: str | Path | None = None) -> dict:
+    """Stability of a run's network beside the problem's baseline and TV (when the problem has
+    one): PSNR over noise levels (default 1/4, 1/2, 1 and 2 times the training noise), the
+    PSNR drop under worst-case perturbations of relative size ``eps`` and local Lipschitz
+    constants. Writes ``stability.json`` and ``figures/stability.png`` in ``out`` (default: the
+    run). TV runs ``tv_iters`` iterations with its graph kept, so the attack can differentiate
+    through it.
+    """
+    from .analysis.stability import stability_figure, stability_markdown, stability_table
+    from .models import load_run
+    from .solvers import tv_pdhg
+
+    run = Path(run)
+    trained = load_run(run)
+    problem, network = trained.problem, trained.network.eval()
+    noise = float(getattr(problem.noise, "sigma", 0.0))
+    if levels is None:
+        if not noise > 0:
+            raise InputError("the problem has no noise level to scale: pass the noise levels explicitly")
+        levels = tuple(noise * f for f in (0.25, 0.5, 1.0, 2.0))
+    methods = {"baseline": problem.baseline_fn}
+    if "tv" in problem.methods:
+        tv = {k: v for k, v in problem.methods["tv"].items() if k not in ("iters", "tol")}
+        methods["tv"] = lambda y: tv_pdhg(problem.operator, y, iters=tv_iters, tol=0.0, differentiable=True, **tv)[0]
+    methods[trained.name] = network
+    result = stability_table(problem, methods, levels, eps, n_sweep=n_sweep, n_attack=n_attack, steps=steps, seed=seed)
+    out = Path(out) if out is not None else run
+    stability_figure(out / "figures" / "stability.png", result, title=f"{problem.name}: {trained.name}")
+    metrics = {"problem": problem.name, "run": str(run), **result, "table": stability_markdown(result),
+               "config": {"problem": problem.config, "n_sweep": n_sweep, "n_attack": n_attack, "steps": steps,
+                          "tv_iters": tv_iters, "seed": seed, "versions": versions()}}
+    write_json_atomic(out / "stability.json", metrics)
+    return metrics

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import InputError, check_choice
+from .operators.base import LinearOperator
 from .operators.tomography import _RayTransform, fbp
 from .problems.base import Problem
 from .solvers import History, tikhonov, tv_admm, tv_pdhg, wavelet_fista
@@ -59,6 +60,67 @@ def _clean(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple
     return hogbom_clean(problem.operator, y, truth=truth, data_range=problem.data_range, **params)
 
 
+def _mcmc(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
+    """Posterior mean and central 90 % interval by adaptive Metropolis (pollutant sources)."""
+    from .problems.source import SourceProblem, sample_posterior
+
+    if not isinstance(problem, SourceProblem):
+        raise InputError(f"method 'mcmc' needs a problem with a likelihood and a prior box (e.g. pollutant-source); "
+                         f"{problem.name} is not one")
+    start = time.perf_counter()
+    result = sample_posterior(problem, y, **params)
+    low, high = result.quantiles(0.9)
+    dtype = y.real.dtype
+    history = History(seconds=[time.perf_counter() - start], iterations=params.get("steps", 0), stop_reason="max_iters",
+                      interval=(low.to(dtype), high.to(dtype)))
+    return result.samples.mean(1).to(dtype), history
+
+
+def _optimise(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
+    from .problems.materials import DesignProblem, design_by_gradient
+
+    if not isinstance(problem, DesignProblem):
+        raise InputError(f"method 'optimise' needs a design problem (e.g. materials-design); {problem.name} is not one")
+    return design_by_gradient(problem, y, **params)
+
+
+def _pnp(problem: Problem, y: Tensor, truth: Tensor | None, denoiser: str = "", rho: float = 1.0, iters: int = 30,
+         cg_iters: int = 10) -> tuple[Tensor, History]:
+    from .models import load_run
+    from .solvers.pnp import pnp_admm
+
+    if not denoiser:
+        raise InputError("method 'pnp' needs a trained denoiser: --param denoiser=RUN (e.g. 'inverselab train denoise "
+                         "--model unet --out RUN')")
+    network = load_run(denoiser, device=y.device).network.eval()
+    bounds = problem.methods.get("tv", {}).get("bounds")
+    return pnp_admm(problem.operator, y, lambda v: network(v.float()), rho=rho, iters=iters, cg_iters=cg_iters,
+                    bounds=bounds, truth=truth, data_range=problem.data_range)
+
+
+def _per_instance(optimiser: str) -> Callable:
+    """A per-instance optimiser of a joint-optimisation problem's losses, from the box centre."""
+
+    def run(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
+        from .analysis import optimizers
+        from .problems.joint import JointProblem
+
+        if not isinstance(problem, JointProblem):
+            raise InputError(f"method {optimiser!r} needs a joint-optimisation problem (joint-toy, joint-wave-packet, "
+                             f"joint-heat-sources); {problem.name} is not one")
+        start = time.perf_counter()
+        y64 = y.double()
+        loss = lambda x: problem.objective(x, y64)  # noqa: E731
+        if optimiser == "restarts":
+            x = optimizers.random_restarts(loss, problem.family.bounds(), y.shape[0], **params)
+        else:
+            fn = {"lbfgs": optimizers.lbfgs, "gradient-descent": optimizers.gradient_descent, "adam": optimizers.adam}[optimiser]
+            x = fn(loss, problem.baseline(y).double(), **params)
+        return x.to(y.dtype), History(seconds=[time.perf_counter() - start], iterations=params.get("iters", 0))
+
+    return run
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """A registered method: how to run it, what it is, which hyper-parameters it takes."""
@@ -89,14 +151,29 @@ METHODS: dict[str, MethodSpec] = {
     "clean": MethodSpec(_clean, "Högbom CLEAN (radio interferometry), restored or model image",
                         ("gain", "threshold", "iters", "positive", "output")),
     "l1": MethodSpec(_l1, "non-negative L1 in the pixel basis by FISTA (sparse images)", ("lam", "iters", "tol")),
+    "mcmc": MethodSpec(_mcmc, "posterior mean and 90% intervals by adaptive random-walk Metropolis (pollutant sources)",
+                       ("chains", "steps", "burn_in", "thin", "seed")),
+    "optimise": MethodSpec(_optimise, "one design per target by Adam through the solver (materials design)",
+                           ("iters", "lr", "seed")),
+    "pnp": MethodSpec(_pnp, "plug-and-play ADMM with a trained denoiser run (--param denoiser=RUN)",
+                      ("denoiser", "rho", "iters", "cg_iters")),
+    "lbfgs": MethodSpec(_per_instance("lbfgs"), "per-instance L-BFGS on each instance's loss (joint-* problems)", ("iters",)),
+    "gradient-descent": MethodSpec(_per_instance("gradient-descent"), "per-instance gradient descent (joint-* problems)",
+                                   ("iters", "lr")),
+    "adam": MethodSpec(_per_instance("adam"), "per-instance Adam (joint-* problems)", ("iters", "lr")),
+    "restarts": MethodSpec(_per_instance("restarts"), "per-instance L-BFGS from random starts, best kept (joint-* problems)",
+                           ("restarts", "iters", "seed")),
 }
 
 
-def available_methods(problem: Problem) -> list[str]:
-    """Methods that apply to ``problem``."""
+def available_methods(problem: Problem, with_models: bool = False) -> list[str]:
+    """Methods that apply to ``problem`` with their defaults; ``with_models`` adds those that
+    also need a trained network passed as a parameter (``pnp`` on linear image problems)."""
     names = ["baseline", *problem.methods]
     if "tv" in problem.methods:
         names.append("tv-admm")
+    if with_models and isinstance(problem.operator, LinearOperator) and "psnr" in problem.metrics:
+        names.append("pnp")
     return names
 
 
@@ -137,7 +214,7 @@ class ClassicalMethod:
 def make_method(name: str, problem: Problem, **params) -> ClassicalMethod:
     """Bind a classical method to a problem, with its default hyper-parameters overridden by
     ``params`` (e.g. ``make_method("tv", p, lam=0.01, iters=100)``)."""
-    check_choice("method", name, available_methods(problem))
+    check_choice("method", name, available_methods(problem, with_models=True))
     accepted = METHODS[name].parameters
     unknown = sorted(set(params) - set(accepted))
     if unknown:

@@ -34,7 +34,8 @@ from .optimizers import adam, gradient_descent, lbfgs, random_restarts
 
 Tensor = torch.Tensor
 
-__all__ = ["ToyLandscape", "WavePacket", "HeatSources", "FAMILIES", "train_joint", "compare", "JointNetwork"]
+__all__ = ["ToyLandscape", "WavePacket", "HeatSources", "FAMILIES", "train_joint", "compare", "JointNetwork",
+           "JointEstimator"]
 
 
 class _Family:
@@ -43,8 +44,35 @@ class _Family:
     name: str
     dim: int
 
-    def sample(self, n: int, seed: int) -> dict[str, Tensor]:
+    def draw(self, n: int, seed: int, truth: Tensor | None = None) -> dict[str, Tensor]:
+        """``n`` instances from ``seed``; with ``truth`` ``(n, dim)``, instances built around
+        those unknowns (everything else drawn as usual)."""
         raise NotImplementedError
+
+    def sample(self, n: int, seed: int) -> dict[str, Tensor]:
+        """``n`` random instances, deterministic per ``seed``."""
+        return self.draw(n, seed)
+
+    def truth(self, inst: dict[str, Tensor]) -> Tensor:
+        """The unknowns each instance was built around ``(n, dim)`` (not always its minimiser)."""
+        raise NotImplementedError
+
+    def pack(self, inst: dict[str, Tensor]) -> Tensor:
+        """Instances as one tensor ``(n, K)`` (the keys in sorted order, flattened)."""
+        return torch.cat([inst[k].reshape(inst[k].shape[0], -1) for k in sorted(inst)], dim=1)
+
+    def unpack(self, packed: Tensor) -> dict[str, Tensor]:
+        """Inverse of :meth:`pack`."""
+        if getattr(self, "_layout", None) is None:  # keys and per-instance shapes, from one instance
+            self._layout = [(k, v.shape[1:]) for k, v in sorted(self.draw(1, 0).items())]
+        out, start = {}, 0
+        for k, shape in self._layout:
+            width = math.prod(shape)
+            out[k] = packed[:, start : start + width].reshape(-1, *shape)
+            start += width
+        if start != packed.shape[1]:
+            raise InputError(f"a packed {self.name} instance has {start} values, got {packed.shape[1]}")
+        return out
 
     def features(self, inst: dict[str, Tensor]) -> Tensor:
         raise NotImplementedError
@@ -90,14 +118,20 @@ class ToyLandscape(_Family):
         check_positive("snr", self.snr)
         check_count("terms", self.terms)
 
-    def sample(self, n: int, seed: int) -> dict[str, Tensor]:
+    def draw(self, n: int, seed: int, truth: Tensor | None = None) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(seed)
         u = lambda *shape: torch.rand(*shape, generator=g, dtype=torch.float64)  # noqa: E731
         lam = 0.5 + u(n)
         omega = 5 + 35 * u(n, self.terms)
         amp = u(n, self.terms)
         amp = amp * (lam / self.snr / (amp * omega).sum(1))[:, None]
-        return {"lam": lam, "x_star": 1.6 * u(n) - 0.8, "amp": amp, "omega": omega, "phi": 2 * math.pi * u(n, self.terms)}
+        x_star = 1.6 * u(n) - 0.8
+        if truth is not None:
+            x_star = truth[:, 0].to(x_star)
+        return {"lam": lam, "x_star": x_star, "amp": amp, "omega": omega, "phi": 2 * math.pi * u(n, self.terms)}
+
+    def truth(self, inst: dict[str, Tensor]) -> Tensor:
+        return inst["x_star"][:, None]
 
     def features(self, inst: dict[str, Tensor]) -> Tensor:
         scale = inst["lam"][:, None]
@@ -143,12 +177,17 @@ class WavePacket(_Family):
         tau = self._t - t0[:, None]
         return amplitude[:, None] * torch.exp(-0.5 * (tau / self.width) ** 2) * torch.cos(2 * math.pi * self.frequency * tau)
 
-    def sample(self, n: int, seed: int) -> dict[str, Tensor]:
+    def draw(self, n: int, seed: int, truth: Tensor | None = None) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(seed)
         t0 = 0.2 + 0.6 * torch.rand(n, generator=g, dtype=torch.float64)
+        if truth is not None:
+            t0 = truth[:, 0].to(t0)
         amplitude = 0.5 + torch.rand(n, generator=g, dtype=torch.float64)
         signal = self.packet(t0, amplitude) + self.noise * torch.randn(n, self.samples, generator=g, dtype=torch.float64)
         return {"signal": signal, "amplitude": amplitude, "t0": t0}
+
+    def truth(self, inst: dict[str, Tensor]) -> Tensor:
+        return inst["t0"][:, None]
 
     def features(self, inst: dict[str, Tensor]) -> Tensor:
         return inst["signal"]
@@ -211,13 +250,18 @@ class HeatSources(_Family):
         trajectory = solve_heat(kappa, u0, None, self._grid, self.time / self.steps, self.steps)
         return interpolate(trajectory, self._grid, self._points, self.time / self.steps) / self._scale
 
-    def sample(self, n: int, seed: int) -> dict[str, Tensor]:
+    def draw(self, n: int, seed: int, truth: Tensor | None = None) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(seed)
         lo, hi = self.bounds()
         x = lo + (hi - lo) * torch.rand(n, 3, generator=g, dtype=torch.float64)
+        if truth is not None:
+            x = truth.to(x)
         with torch.no_grad():
             clean = self.readings(x)
         return {"data": clean + self.noise * torch.randn(clean.shape, generator=g, dtype=torch.float64), "x": x}
+
+    def truth(self, inst: dict[str, Tensor]) -> Tensor:
+        return inst["x"]
 
     def features(self, inst: dict[str, Tensor]) -> Tensor:
         return inst["data"]
@@ -260,6 +304,20 @@ class JointNetwork(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         return self.lo + self.span * torch.sigmoid(self.body(features.to(self.lo.dtype)))
+
+
+class JointEstimator(nn.Module):
+    """A :class:`JointNetwork` reading packed instances ``(B, K)`` (the ``joint-mlp`` model of
+    the ``joint-*`` problems): ``y -> network(features(unpack(y)))``."""
+
+    def __init__(self, family: _Family, width: int = 128, depth: int = 3) -> None:
+        super().__init__()
+        self.family = family
+        inputs = family.features(family.draw(1, 0)).shape[1]
+        self.network = JointNetwork(inputs, family.dim, family.bounds(), width, depth)
+
+    def forward(self, y: Tensor) -> Tensor:
+        return self.network(self.family.features(self.family.unpack(y)))
 
 
 def train_joint(family: _Family, inst: dict[str, Tensor], *, steps: int = 3000, batch: int = 256, lr: float = 1e-3,

@@ -257,7 +257,7 @@ class InversionNet(nn.Module):
         """Latent code ``(B, 16 w, 1, 1)`` of shot gathers laid out as :meth:`forward` takes them."""
         self._check_input(gathers)
         h = gathers.transpose(-1, -2) if self.time_last else gathers
-        h = h.to(self.head.weight.dtype)  # e.g. float64 gathers from the simulator
+        h = h.to(self.latent[0].weight.dtype)  # e.g. float64 gathers from the simulator
         return self.latent(F.adaptive_avg_pool2d(self.encoder(h), self.grid))
 
     def _decode(self, code: Tensor) -> Tensor:

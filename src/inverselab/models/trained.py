@@ -20,6 +20,8 @@ Tensor = torch.Tensor
 
 __all__ = ["TrainedModel", "load_run"]
 
+Z90 = 1.6448536269514722  # half-width of the central 90 % interval of a unit Gaussian
+
 
 @dataclass
 class TrainedModel:
@@ -46,7 +48,9 @@ class TrainedModel:
         """Reconstruct a batch in evaluation mode, ``batch_size`` measurements at a time.
 
         ``history.seconds`` holds the cumulative time after each chunk (PSNR too if ``truth``
-        is given), so seconds per image at any batch size can be read off it.
+        is given), so seconds per image at any batch size can be read off it. Networks that
+        predict a standard deviation (``predicts_std``) also fill ``history.interval`` with
+        their central 90 % Gaussian interval.
         """
         from ..metrics import psnr
 
@@ -56,15 +60,24 @@ class TrainedModel:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         param = next(self.network.parameters())
         self.network.eval()
-        parts, history, start = [], History(stop_reason="direct"), time.perf_counter()
+        spread = getattr(self.network, "predicts_std", False)
+        parts, stds, history, start = [], [], History(stop_reason="direct"), time.perf_counter()
         with torch.no_grad():
             for i in range(0, y.shape[0], batch_size):
                 chunk = y[i : i + batch_size].to(device=param.device)
                 if not chunk.is_complex():
                     chunk = chunk.to(param.dtype)
-                parts.append(self.network(chunk).to(y.device))
+                if spread:
+                    mean, std = self.network(chunk, return_std=True)
+                    parts.append(mean.to(y.device))
+                    stds.append(std.to(y.device))
+                else:
+                    parts.append(self.network(chunk).to(y.device))
                 history.seconds.append(time.perf_counter() - start)
         x = torch.cat(parts)
+        if spread:  # the network's Gaussian: central 90 % interval
+            half = Z90 * torch.cat(stds)
+            history.interval = (x - half, x + half)
         history.iterations = len(parts)
         if truth is not None:
             est, ref = (x.abs(), truth.abs()) if x.is_complex() else (x, truth)

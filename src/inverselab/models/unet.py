@@ -115,6 +115,8 @@ class PostProcessing(nn.Module):
         self.baseline = problem.baseline_fn
 
     def forward(self, y: Tensor) -> Tensor:
-        with torch.no_grad(), physics_precision(y) as y:
+        # no graph is built in training (y needs no gradient); stability analysis differentiates
+        # through the baseline with respect to y
+        with physics_precision(y) as y:
             x0 = self.baseline(y)
         return self.network(x0)

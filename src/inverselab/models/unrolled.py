@@ -114,8 +114,8 @@ class _Unrolled(nn.Module):
         """Primal memory: zeros, or the initial reconstruction in the first channels."""
         b = y.shape[0]
         h = torch.zeros((b, channels, *self.operator.domain_shape[1:]), dtype=y.real.dtype, device=y.device)
-        if self.initial is not None:
-            with torch.no_grad(), physics_precision(y) as y:
+        if self.initial is not None:  # differentiable in y (stability analysis); no graph in training
+            with physics_precision(y) as y:
                 h[:, : self.x_channels] = to_channels(self.initial(y)).to(h.dtype)
         return h
 

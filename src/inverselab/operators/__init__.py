@@ -3,11 +3,13 @@
 Every built-in linear operator implements its own exact adjoint (checked by :func:`dottest`).
 """
 
+from .advection import AdvectionDiffusion2D
 from .acoustic import AcousticWave2D, DispersionWarning, critical_courant_number, lowpass
 from .base import Diagonal, Identity, LinearOperator, Operator, Stacked, dottest, gradcheck, vstack
 from .gradient import Gradient
 from .gravity import Gravity2D, Gravity3D, depth_weighting
 from .heat import Grid2D, HeatEquation2D, SteadyDiffusion2D, solve_heat, solve_steady
+from .homogenization import EffectiveConductivity
 from .interferometry import Interferometer, random_array, uv_coverage
 from .imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel, hartley
 from .mri import (
@@ -26,6 +28,8 @@ from .wavelet import Wavelet2D
 
 __all__ = [
     "AcousticWave2D",
+    "AdvectionDiffusion2D",
+    "EffectiveConductivity",
     "DispersionWarning",
     "critical_courant_number",
     "lowpass",

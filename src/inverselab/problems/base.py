@@ -102,8 +102,12 @@ class Problem:
 
         return make_method(method or self.default_method, self, **params).reconstruct(y, truth=truth)
 
-    def evaluate(self, estimate: Tensor, truth: Tensor) -> dict[str, list[float]]:
-        """Per-sample PSNR, SSIM (on the problem's data range) and relative error."""
+    def evaluate(self, estimate: Tensor, truth: Tensor, interval: tuple[Tensor, Tensor] | None = None,
+                 y: Tensor | None = None) -> dict[str, list[float]]:
+        """Per-sample PSNR, SSIM (on the problem's data range) and relative error; given a
+        central interval ``(low, high)`` (each shaped like the estimate), also the share of
+        pixels it covers and its mean width. ``y``, the measurements, is for problems whose
+        scores need them (unused here)."""
         from ..metrics import psnr, relative_error, ssim
 
         if estimate.shape != truth.shape:
@@ -115,8 +119,20 @@ class Problem:
             est, ref = est.abs(), ref.abs()
         dt = real_dtype(est.dtype)
         est, ref = est.to(dt), ref.to(dt)
-        return {
+        scores = {
             "psnr": psnr(est, ref, self.data_range, reduction="none").tolist(),
             "ssim": ssim(est, ref, self.data_range, reduction="none").tolist(),
             "rel_error": relative_error(est, ref, reduction="none").tolist(),
         }
+        if interval is not None:
+            low, high = (t.detach().to(dt) for t in interval)
+            scores["coverage"] = ((low <= ref) & (ref <= high)).flatten(1).to(dt).mean(1).tolist()
+            scores["interval_width"] = (high - low).flatten(1).mean(1).tolist()
+        return scores
+
+    def figures(self, folder, truth: Tensor, y: Tensor, estimate: Tensor, history, label: str) -> list:
+        """The figures of a run on this problem: truth, measurement, estimate, error map and
+        (for iterative methods) convergence."""
+        from ..report import solve_figures
+
+        return list(solve_figures(folder, truth, y, estimate, history, label))

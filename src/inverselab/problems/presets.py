@@ -16,6 +16,7 @@ from ..data.images import natural_images
 from ..data.phantoms import brain_phantom, discs_with_holes, random_ellipses, shepp_logan
 from ..errors import InputError, check_choice, check_nonnegative, check_positive
 from ..noise import GaussianNoise, Noise, PoissonNoise
+from ..operators.base import Identity
 from ..operators.imaging import Blur, CompressedSensing, Downsampling, Inpainting, gaussian_kernel
 from ..operators.mri import (
     CartesianMRI,
@@ -247,6 +248,24 @@ def deblur(
             "tv": {"lam": 0.002, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 1.0, "adaptive": False},
             "wavelet": {"lam": 0.0025, "iters": 300},
         },
+        default_method="tv",
+    )
+
+
+@register("denoise", "Gaussian denoising of natural images (to train denoisers for plug-and-play); noisy-image baseline")
+def denoise(size: int = 128, noise: float = 0.03, phantom: str = "natural") -> Problem:
+    """Denoising. noise : absolute Gaussian sigma (images in [0, 1]); phantom : "natural" or
+    "ellipses" (a denoiser for CT phantoms)."""
+    _check_size(size)
+    op = Identity((1, size, size))
+    return Problem(
+        name="denoise",
+        operator=op,
+        noise=GaussianNoise(check_nonnegative("noise", noise)),
+        truth_sampler=_sampler(phantom, size),
+        baseline_fn=lambda y: y.clone(),
+        config={},
+        methods={"tv": {"lam": 0.03, "iters": 300, "bounds": (0.0, 1.0)}, "wavelet": {"lam": 0.03, "iters": 100}},
         default_method="tv",
     )
 

@@ -52,7 +52,7 @@ def register(name: str, description: str, kind: str = "reconstruction") -> Calla
 
 
 def _load_presets() -> None:
-    from . import lorenz, pde, presets, radio, seismic  # noqa: F401  (register on import)
+    from . import joint, lorenz, materials, pde, presets, radio, seismic, source  # noqa: F401  (register on import)
 
 
 def list_problems(kind: str | None = None) -> list[str]:

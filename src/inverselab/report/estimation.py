@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..problems.estimation import Estimate, EstimationProblem
-from .figures import _save, pyplot
+from .figures import pyplot, save_figure
 
 __all__ = ["estimation_figures"]
 
@@ -43,7 +43,7 @@ def _fields(path: Path, problem: EstimationProblem, estimate: Estimate, name: st
             if ax is axes[0]:
                 ax.set_ylabel(names[1])
         fig.colorbar(im, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _profile(path: Path, problem: EstimationProblem, name: str, truth: np.ndarray, found: np.ndarray,
@@ -58,7 +58,7 @@ def _profile(path: Path, problem: EstimationProblem, name: str, truth: np.ndarra
     ax.set_xlabel(coord)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _losses(path: Path, history: dict) -> Path | None:
@@ -83,7 +83,7 @@ def _losses(path: Path, history: dict) -> Path | None:
         return None
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _parameters(path: Path, problem: EstimationProblem, history: dict) -> Path | None:
@@ -99,7 +99,7 @@ def _parameters(path: Path, problem: EstimationProblem, history: dict) -> Path |
         ax.set_xlabel("seconds")
         ax.set_title(name)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def estimation_figures(out: str | Path, problem: EstimationProblem, estimate: Estimate) -> list[Path]:

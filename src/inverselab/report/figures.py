@@ -30,7 +30,8 @@ def pyplot():
     return plt
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG atomically (folders created) and close it; returns the path."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     pyplot().close(fig)
@@ -53,7 +54,7 @@ def save_image(path: str | Path, image: Tensor, title: str = "", vmin=None, vmax
     ax.set_title(title)
     ax.axis("off")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_measurement(path: str | Path, y: Tensor, title: str = "measurement") -> Path:
@@ -75,7 +76,7 @@ def save_measurement(path: str | Path, y: Tensor, title: str = "measurement") ->
         im = ax.imshow(img.double().numpy(), cmap="gray", aspect="auto")
         fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_convergence(path: str | Path, histories: Mapping[str, History]) -> Path | None:
@@ -96,7 +97,7 @@ def save_convergence(path: str | Path, histories: Mapping[str, History]) -> Path
     ax.set_xlabel("seconds")
     ax.grid(alpha=0.3)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_comparison(path: str | Path, truth: Tensor, estimates: Mapping[str, Tensor], scores: Mapping[str, str]) -> Path:
@@ -111,7 +112,7 @@ def save_comparison(path: str | Path, truth: Tensor, estimates: Mapping[str, Ten
         ax.imshow(img, cmap="gray", vmin=vmin, vmax=vmax)
         ax.set_title(f"{label}\n{scores.get(label, '')}", fontsize=9)
         ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def solve_figures(

@@ -151,6 +151,54 @@ def _estimation_table(runs: list[RunSummary]) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
+def _scores_table(runs: list[RunSummary]) -> str:
+    """Mean scores of runs on problems whose unknowns are not images (``metrics["scores"]``)."""
+    names = list(dict.fromkeys(name for r in runs for name in r.metrics.get("scores", [])))
+    head = ["run", "problem", "method", "n", *[n.replace("_", " ") for n in names], "s / sample"]
+    rows = []
+    for r in runs:
+        m = r.metrics
+        cells = [r.path.name, m["problem"], m["method"], m["n"], *[f"{m[n]:.4g}" if n in m else "-" for n in names],
+                 f"{m['seconds_per_sample']:.4g}"]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def _uq_section(runs: list[RunSummary]) -> list[str]:
+    """Tables and figures of ``inverselab evaluate RUN --uq KIND`` (``uq-*.json``), if any."""
+    rows, images = [], []
+    for r in runs:
+        for path in sorted(r.path.glob("uq-*.json")):
+            try:
+                m = json.loads(path.read_text())
+            except ValueError as exc:
+                raise InputError(f"{path}: unreadable JSON ({exc})") from None
+            raw, cal = m["raw"], m["calibrated"]
+            cells = [r.path.name, m["model"], m["n"], f"{raw['coverage_90']:.1%}", f"{raw['width_90']:.4g}",
+                     f"{m['scale']:.3g}", f"{cal['coverage_90']:.1%}", f"{cal['width_90']:.4g}", f"{m['psnr_of_mean']:.2f}"]
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+            for png in sorted((r.path / "figures").glob(f"uq-{m['uq']}-*.png")):
+                data = base64.b64encode(png.read_bytes()).decode()
+                images.append(f"<img alt='{html.escape(png.stem)}' src='data:image/png;base64,{data}'>")
+    for r in runs:  # 'inverselab stability RUN'
+        path = r.path / "stability.json"
+        if path.is_file():
+            table = json.loads(path.read_text()).get("table", "")
+            images.append(f"<h3>Stability: {html.escape(r.label)}</h3><pre>{html.escape(table)}</pre>")
+            png = r.path / "figures" / "stability.png"
+            if png.is_file():
+                images.append(f"<img alt='stability' src='data:image/png;base64,{base64.b64encode(png.read_bytes()).decode()}'>")
+    if not rows and not images:
+        return []
+    if not rows:
+        return ["<h2>Stability</h2>", *images]
+    head = ["run", "model", "n", "90% coverage", "width", "scale", "calibrated coverage", "calibrated width", "PSNR of mean"]
+    table = ("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows)
+             + "</tbody></table>")
+    return ["<h2>Uncertainty</h2>", table, *images]
+
+
 def _run_figures(run: RunSummary) -> str:
     """The run's own figures (fields, loss terms, unknowns over time), embedded."""
     images = []
@@ -180,7 +228,8 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "inversel
     if note:
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
     estimation = [s for s in summaries if s.metrics.get("kind") == "estimation"]
-    reconstruction = [s for s in summaries if s not in estimation]
+    unknowns = [s for s in summaries if s not in estimation and "psnr" not in s.metrics]
+    reconstruction = [s for s in summaries if s not in estimation and s not in unknowns]
     if reconstruction:
         parts += ["<h2>Metrics</h2>", _table(reconstruction), "<h2>Quality against time</h2>",
                   f"<img alt='PSNR against seconds per image' src='{_claim(reconstruction)}'>"]
@@ -193,6 +242,13 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "inversel
     if estimation:
         parts += ["<h2>Parameter and field estimation</h2>", _estimation_table(estimation),
                   *[_run_figures(s) for s in estimation]]
+    if unknowns:
+        parts += ["<h2>Estimated unknowns</h2>", _scores_table(unknowns)]
+        curves = _curves(unknowns)
+        if curves:
+            parts += ["<h2>Training</h2>", f"<img alt='training curves' src='{curves}'>"]
+        parts += [_run_figures(s) for s in unknowns]
+    parts += _uq_section(summaries)
     configs = "".join(f"<h3>{html.escape(s.label)}</h3><pre>{html.escape(json.dumps(s.metrics.get('config', {}), indent=1))}</pre>"
                       for s in summaries)
     parts += ["<h2>Configurations</h2>", configs, "</body></html>"]

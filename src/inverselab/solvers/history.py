@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -76,6 +76,10 @@ class History:
         Iterations run.
     stop_reason : str
         ``"tolerance"`` or ``"max_iters"``.
+    interval : (Tensor, Tensor), optional
+        Central 90 % interval ``(low, high)`` of the estimate, each shaped like it, from
+        methods that quantify their uncertainty (posterior sampling, networks that predict a
+        spread); not written to JSON.
     """
 
     seconds: list[float] = field(default_factory=list)
@@ -85,10 +89,11 @@ class History:
     criterion: list[float] = field(default_factory=list)
     iterations: int = 0
     stop_reason: str = "max_iters"
+    interval: tuple[Tensor, Tensor] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        """Plain-value copy (for JSON)."""
-        return asdict(self)
+        """Plain-value copy (for JSON), without the interval tensors."""
+        return {k: v for k, v in asdict(replace(self, interval=None)).items() if k != "interval"}
 
 
 class Monitor:

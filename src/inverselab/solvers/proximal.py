@@ -46,6 +46,7 @@ def tv_pdhg(
     step_ratio: float = 1.0,
     adaptive: bool = True,
     preconditioned: bool = False,
+    differentiable: bool = False,
 ) -> tuple[Tensor, History]:
     """Isotropic TV by the primal-dual hybrid gradient method (Chambolle and Pock 2011).
 
@@ -81,6 +82,10 @@ def tv_pdhg(
         Diagonal step sizes; only for operators that declare nonnegative entries
         (``op.nonnegative``, e.g. the X-ray transforms). Often faster on real scans with
         uneven ray coverage; the scalar steps suit the well-scaled presets.
+    differentiable : bool
+        Keep the autograd graph through all iterations, so that the result can be
+        differentiated with respect to ``y`` (sensitivity and worst-case perturbation
+        analysis); memory grows with the iterations.
 
     Returns
     -------
@@ -121,7 +126,7 @@ def tv_pdhg(
     ax, gx = op(x) / scale, grad(x)
     ax_bar, gx_bar = ax, gx
     monitor = Monitor(iters, tol, _tv_objective(op, y, lam), truth, data_range)
-    with torch.no_grad():
+    with torch.enable_grad() if differentiable else torch.no_grad():
         for k in range(int(iters)):
             p_new = (p + sigma_a * (ax_bar - y_s)) / (1 + sigma_a)
             q_new = project_l2_ball(q + sigma_d * gx_bar, lam_s)

@@ -30,7 +30,7 @@ from .losses import Loss
 
 Tensor = torch.Tensor
 
-__all__ = ["WassersteinGP"]
+__all__ = ["WassersteinGP", "PropertyWGAN"]
 
 
 @dataclass
@@ -127,3 +127,58 @@ class WassersteinGP(Loss):
         if clip:
             nn.utils.clip_grad_norm_(part.parameters(), clip)
         optimizer.step()
+
+
+@dataclass
+class PropertyWGAN(WassersteinGP):
+    """Conditional WGAN-GP for inverse design (:class:`~inverselab.models.design.DesignGAN`).
+
+    The critic compares the training designs with generated ones under the same target (the
+    training designs' own property); the generator minimises
+    ``-E D(G(z, k*), k*) + property_weight * E (log k(G(z, k*)) - log k*)^2`` with ``k`` the
+    problem's solver applied to the binarised design (straight-through gradient), so the
+    penalty measures the designs it will return.
+
+    Attributes
+    ----------
+    property_weight : float
+        Weight of the property penalty (log units; 1 % error costs ``1e-4`` times it).
+    critic_steps : int
+        Critic updates per generator update. One: the solver makes generator steps the
+        costly part, and in 12-minute trials one critic step per generator step put 66 % of
+        the designs within 5 % of their target, against 31 % with three (weight 3000 both).
+    gp, generator_lr
+        As in :class:`WassersteinGP`.
+    """
+
+    property_weight: float = 3000.0
+    critic_steps: int = 1
+    generator_lr: float = 1.0
+    mean_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_nonnegative("property_weight", self.property_weight)
+
+    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
+        raise InputError("the property-wgan loss trains generator and critic together: use it with model 'design-gan'")
+
+    def step(self, model: nn.Module, y: Tensor, truth: Tensor, optimizer: torch.optim.Optimizer, clip: float) -> Tensor:
+        """``critic_steps`` critic updates and one generator update on one batch."""
+        critic, condition = model.critic, model.condition(y)
+        for _ in range(self.critic_steps):
+            with torch.no_grad():
+                fake = model.draw(y)
+            t = torch.rand(y.shape[0], 1, 1, 1, dtype=truth.dtype, device=truth.device)
+            mixed = (t * truth + (1 - t) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(mixed, condition).sum(), mixed, create_graph=True)
+            penalty = (grad.flatten(1).norm(dim=1) - 1).square().mean()
+            loss = critic(fake, condition).mean() - critic(truth, condition).mean() + self.gp * penalty
+            self._apply(loss, critic, optimizer, clip)
+        soft = model.draw(y)
+        design = (soft > 0.5).to(soft.dtype) + soft - soft.detach()
+        achieved = model.operator(design.double()).to(y.dtype)
+        misfit = (achieved.log() - y.log()).square().mean()
+        loss = -critic(soft, condition).mean() + self.property_weight * misfit
+        self._apply(loss, model.generator, optimizer, clip)
+        return misfit.detach()

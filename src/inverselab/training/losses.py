@@ -17,13 +17,16 @@ from ..regularizers import TotalVariation
 
 Tensor = torch.Tensor
 
-__all__ = ["Loss", "Supervised", "MeasurementConsistency", "make_loss", "LOSSES"]
+__all__ = ["Loss", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "make_loss",
+           "LOSSES"]
 
 
 class Loss:
-    """Base class. ``needs_truth`` tells the trainer whether batches must carry ground truth."""
+    """Base class. ``needs_truth`` tells the trainer whether batches must carry ground truth;
+    ``model_kwargs`` are passed to the network's forward (e.g. ``return_std=True``)."""
 
     needs_truth: bool = True
+    model_kwargs: dict = {}
 
     def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
         raise NotImplementedError
@@ -94,15 +97,89 @@ class MeasurementConsistency(Loss):
         return value.mean() / estimate[0].numel()
 
 
-LOSSES = ("supervised", "consistency", "wgan-gp")
+@dataclass
+class GaussianNLL(Loss):
+    """Negative log likelihood of the truth under the network's diagonal Gaussian,
+    ``mean(log std + (truth - mean)^2 / (2 std^2))`` in units of the problem's data range, for
+    networks whose forward takes ``return_std`` (e.g.
+    :class:`~inverselab.models.GaussianMLP`). Its minimiser is the conditional mean with the
+    conditional spread, so the predicted intervals can be calibrated without extra data.
+    """
+
+    model_kwargs = {"return_std": True}
+
+    def __call__(self, estimate: tuple[Tensor, Tensor], truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
+        if truth is None:
+            raise InputError("the Gaussian NLL loss needs ground truth")
+        if not isinstance(estimate, tuple):
+            raise InputError("the gaussian-nll loss needs a network that predicts a standard deviation (e.g. gaussian-mlp)")
+        mean, std = (t / problem.data_range for t in estimate)
+        return (std.log() + 0.5 * ((truth / problem.data_range - mean) / std).square()).mean()
+
+
+@dataclass
+class Distillation(Loss):
+    """Knowledge distillation: ``MSE(student(y), teacher(y))`` in units of the data range, plus
+    ``truth_weight`` times the supervised MSE against the ground truth (0: teacher only, so
+    the student also learns from measurements without truths).
+
+    Attributes
+    ----------
+    teacher : str
+        Run directory of the trained teacher (``inverselab train``); it must have been trained
+        on the same problem. It runs frozen, in evaluation mode, on the student's device.
+    truth_weight : float
+        Weight of the supervised term.
+    """
+
+    teacher: str = ""
+    truth_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        from ..models.trained import load_run
+
+        if not self.teacher:
+            raise InputError("the distill loss needs a teacher run: --loss-option teacher=RUN")
+        check_nonnegative("truth_weight", self.truth_weight)
+        self._network = load_run(self.teacher).network.eval().requires_grad_(False)
+        self.needs_truth = self.truth_weight > 0
+
+    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
+        self._network.to(estimate.device)
+        with torch.no_grad():
+            target = self._network(y).to(estimate.dtype)
+        value = ((estimate - target).abs() / problem.data_range).square().mean()
+        if self.truth_weight:
+            value = value + self.truth_weight * ((estimate - truth).abs() / problem.data_range).square().mean()
+        return value
+
+
+@dataclass
+class InstanceObjective(Loss):
+    """The mean of each instance's own loss ``L_i(estimate_i)`` (joint-optimisation problems):
+    training a network on it minimises the summed losses of many instances at once, with no
+    labels (Holl & Thuerey 2024)."""
+
+    needs_truth = False
+
+    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
+        objective = getattr(problem, "objective", None)
+        if objective is None:
+            raise InputError(f"the objective loss needs a problem with per-instance losses (joint-*); {problem.name} has none")
+        return objective(estimate, y).mean()
+
+
+LOSSES = ("supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective", "distill")
 
 
 def make_loss(name: str, **params) -> Loss:
     """A loss by name (one of :data:`LOSSES`) with its parameters."""
-    from .adversarial import WassersteinGP  # it builds on Loss, so it is imported here
+    from .adversarial import PropertyWGAN, WassersteinGP  # they build on Loss, so they are imported here
 
     check_choice("loss", name, LOSSES)
-    kind = {"supervised": Supervised, "consistency": MeasurementConsistency, "wgan-gp": WassersteinGP}[name]
+    kind = {"supervised": Supervised, "consistency": MeasurementConsistency, "wgan-gp": WassersteinGP,
+            "gaussian-nll": GaussianNLL, "property-wgan": PropertyWGAN, "objective": InstanceObjective,
+            "distill": Distillation}[name]
     try:
         return kind(**params)
     except TypeError as exc:

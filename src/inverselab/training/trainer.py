@@ -150,7 +150,7 @@ class Trainer:
             self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         self.adversarial = getattr(self.loss, "adversarial", False)
         if self.adversarial and (self.ctx.distributed or not hasattr(self.net, "critic")):
-            raise InputError("adversarial training needs a model with a critic (model 'cwgan') in a single process")
+            raise InputError("adversarial training needs a model with a critic (model 'cwgan' or 'design-gan') in a single process")
         groups = self.loss.param_groups(self.net) if self.adversarial else [{"params": list(self.net.parameters())}]
         self.optimizer = torch.optim.AdamW(groups, lr=self.config.lr, weight_decay=self.config.weight_decay,
                                            betas=getattr(self.loss, "betas", (0.9, 0.999)))
@@ -205,9 +205,12 @@ class Trainer:
             self.step += 1
             return float(loss)
         with self._autocast():
-            estimate = self.model(y)
-        estimate = estimate.to(batch.truth.dtype)
-        loss = self.loss(estimate, truth, y, task.problem)
+            output = self.model(y, **self.loss.model_kwargs)
+        if isinstance(output, tuple):
+            output = tuple(t.to(batch.truth.dtype) for t in output)
+        else:
+            output = output.to(batch.truth.dtype)
+        loss = self.loss(output, truth, y, task.problem)
         if not torch.isfinite(loss):
             raise InputError(
                 f"training loss became {float(loss.detach())} at step {self.step}: check the training data for "

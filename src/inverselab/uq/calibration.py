@@ -1,0 +1,58 @@
+"""Calibration of predictive distributions: do the intervals cover what they claim?
+
+For a :class:`~inverselab.uq.predictive.Prediction` and the truths:
+
+- :func:`coverage`: the share of pixels (per sample) inside the central Gaussian interval at a
+  level, optionally with the standard deviation scaled;
+- :func:`calibration_curve`: mean coverage at several levels;
+- :func:`standardised_errors`: ``(truth - mean) / std``, whose spread is 1 for a calibrated
+  Gaussian prediction (above 1: over-confident);
+- :func:`fit_scale`: the post-hoc factor on the standard deviation that gives the nominal
+  coverage on validation data (a one-parameter recalibration; apply it to test data).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import InputError, format_shape
+from .predictive import Prediction, _z
+
+Tensor = torch.Tensor
+
+__all__ = ["LEVELS", "coverage", "calibration_curve", "standardised_errors", "fit_scale"]
+
+LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+def _check(prediction: Prediction, truth: Tensor) -> None:
+    if prediction.mean.shape != truth.shape:
+        raise InputError(f"prediction {format_shape(prediction.mean.shape)} and truth {format_shape(truth.shape)} differ in shape")
+
+
+def standardised_errors(prediction: Prediction, truth: Tensor, floor: float = 1e-12) -> Tensor:
+    """``(truth - mean) / std`` per pixel (std floored at ``floor``)."""
+    _check(prediction, truth)
+    return (truth - prediction.mean) / prediction.std.clamp_min(floor)
+
+
+def coverage(prediction: Prediction, truth: Tensor, level: float = 0.9, scale: float = 1.0) -> Tensor:
+    """Share of each sample's pixels inside ``mean -/+ z(level) * scale * std``: ``(B,)``."""
+    low, high = prediction.interval(level, scale)
+    _check(prediction, truth)
+    return ((low <= truth) & (truth <= high)).flatten(1).to(truth.dtype).mean(1)
+
+
+def calibration_curve(prediction: Prediction, truth: Tensor, levels=LEVELS, scale: float = 1.0) -> list[float]:
+    """Mean coverage at each nominal level."""
+    return [float(coverage(prediction, truth, level, scale).mean()) for level in levels]
+
+
+def fit_scale(prediction: Prediction, truth: Tensor, level: float = 0.9) -> float:
+    """The factor ``s`` such that ``mean -/+ z(level) * s * std`` covers exactly ``level`` of
+    the pixels of this (validation) set: the ``level`` quantile of ``|standardised error|``
+    divided by ``z(level)``."""
+    z = standardised_errors(prediction, truth).abs().flatten()
+    if z.numel() > 2**24:  # torch.quantile's limit: subsample evenly
+        z = z[:: z.numel() // 2**24 + 1]
+    return float(torch.quantile(z.double(), level)) / _z(level)

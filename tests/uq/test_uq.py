@@ -1,0 +1,74 @@
+"""Uncertainty quantification: predictive distributions, calibration, and the --uq command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from inverselab.cli import main
+from inverselab.errors import InputError
+from inverselab.uq import Prediction, calibration_curve, coverage, ensemble, fit_scale, mc_dropout, standardised_errors
+
+
+def gaussian_case(std_claimed: float):
+    g = torch.Generator().manual_seed(0)
+    truth = torch.randn(64, 1, 16, 16, generator=g, dtype=torch.float64)
+    mean = torch.zeros_like(truth)
+    std = torch.full_like(truth, std_claimed)
+    return Prediction(mean, std, torch.stack([mean, mean], 1)), truth
+
+
+def test_calibrated_prediction_covers_its_levels():
+    pred, truth = gaussian_case(1.0)
+    curve = calibration_curve(pred, truth, levels=(0.5, 0.9))
+    assert curve[0] == pytest.approx(0.5, abs=0.02) and curve[1] == pytest.approx(0.9, abs=0.02)
+    assert float(standardised_errors(pred, truth).std()) == pytest.approx(1.0, abs=0.03)
+
+
+def test_post_hoc_scale_repairs_an_overconfident_prediction():
+    pred, truth = gaussian_case(0.5)
+    assert float(coverage(pred, truth, 0.9).mean()) < 0.65
+    scale = fit_scale(pred, truth, 0.9)
+    assert scale == pytest.approx(2.0, rel=0.05)
+    assert float(coverage(pred, truth, 0.9, scale).mean()) == pytest.approx(0.9, abs=0.005)
+
+
+def test_mc_dropout_draws_differ_and_leave_the_network_in_eval_mode():
+    net = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 4))
+    pred = mc_dropout(net, torch.randn(3, 4), samples=16)
+    assert pred.samples.shape == (3, 16, 4)
+    assert (pred.std > 0).all()
+    assert not any(m.training for m in net.modules())
+    with pytest.raises(InputError, match="no dropout"):
+        mc_dropout(nn.Linear(4, 4), torch.randn(2, 4))
+
+
+def test_ensemble_spread_is_the_members_disagreement():
+    a, b = nn.Linear(2, 1, bias=False), nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        a.weight.fill_(1.0)
+        b.weight.fill_(3.0)
+    pred = ensemble([a, b], torch.ones(1, 2))
+    assert pred.mean.item() == pytest.approx(4.0) and pred.std.item() == pytest.approx(2 * 2**0.5)
+    with pytest.raises(InputError, match="at least 2"):
+        ensemble([a], torch.ones(1, 2))
+
+
+def test_uq_commands_write_calibrated_tables(tmp_path):
+    common = ["ct-parallel", "--set", "size=32", "--model", "unet", "--epochs", "2", "--steps-per-epoch", "10", "--n", "4"]
+    ens = tmp_path / "ens"
+    assert main(["train", *common, "--option", "width=8", "--ensemble", "2", "--out", str(ens)]) == 0
+    assert main(["evaluate", str(ens), "--uq", "ensemble", "--n", "20"]) == 0
+    m = json.loads((ens / "uq-ensemble.json").read_text())
+    assert m["calibrated"]["coverage_90"] == pytest.approx(0.9, abs=0.08)
+    assert m["calibrated"]["width_90"] > m["raw"]["width_90"] * (m["scale"] > 1) * 0.99
+    assert (ens / "metrics.json").is_file() and (ens / "figures" / "uq-ensemble-maps.png").is_file()
+    drop = tmp_path / "drop"
+    assert main(["train", *common, "--option", "width=8", "dropout=0.1", "--out", str(drop)]) == 0
+    assert main(["evaluate", str(drop), "--uq", "dropout", "--n", "20", "--samples", "8"]) == 0
+    assert json.loads((drop / "uq-dropout.json").read_text())["calibrated"]["coverage_90"] == pytest.approx(0.9, abs=0.08)
+    assert main(["report", str(ens), str(drop), "--out", str(tmp_path / "r.html")]) == 0
+    assert "Uncertainty" in (tmp_path / "r.html").read_text()
