@@ -72,3 +72,17 @@ def test_uq_commands_write_calibrated_tables(tmp_path):
     assert json.loads((drop / "uq-dropout.json").read_text())["calibrated"]["coverage_90"] == pytest.approx(0.9, abs=0.08)
     assert main(["report", str(ens), str(drop), "--out", str(tmp_path / "r.html")]) == 0
     assert "Uncertainty" in (tmp_path / "r.html").read_text()
+
+
+def test_generator_samples_summarise_the_draws_and_need_a_generator():
+    from inverselab.uq import generator_samples
+
+    class Toy(nn.Module):  # draws y + N(0, 0.5^2), the way ConditionalWGAN.sample lays them out
+        def sample(self, y, n, generator=None):
+            return y[:, None] + 0.5 * torch.randn(y.shape[0], n, *y.shape[1:], generator=generator)
+
+    pred = generator_samples(Toy(), torch.zeros(4, 3, 3), samples=400)
+    assert pred.samples.shape == (4, 400, 3, 3)
+    assert float(pred.std.mean()) == pytest.approx(0.5, rel=0.1)
+    with pytest.raises(InputError, match="needs a generator"):
+        generator_samples(nn.Linear(2, 2), torch.zeros(1, 2))
