@@ -28,11 +28,10 @@ from inverselab.jobs import test_pairs, train_job
 from inverselab.models import load_run
 from inverselab.problems import make_problem
 from inverselab.problems.source import sample_posterior
+from inverselab.uq import z_score
 
 RUNS = Path(__file__).resolve().parent / "runs"
 LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-Z = {0.5: 0.6744897501960817, 0.6: 0.8416212335729143, 0.7: 1.0364333894937898, 0.8: 1.2815515655446004,
-     0.9: 1.6448536269514722, 0.95: 1.959963984540054}
 
 
 def summary(problem, estimate: torch.Tensor, truth: torch.Tensor, seconds: float, interval=None) -> dict:
@@ -59,7 +58,7 @@ def calibration_mcmc(samples: torch.Tensor, truth: torch.Tensor) -> list[float]:
 
 
 def calibration_gaussian(mean: torch.Tensor, std: torch.Tensor, truth: torch.Tensor) -> list[float]:
-    return [float(((truth - mean).abs() <= Z[level] * std).double().mean()) for level in LEVELS]
+    return [float(((truth - mean).abs() <= z_score(level) * std).double().mean()) for level in LEVELS]
 
 
 def figure(path: Path, rows: dict, curves: dict) -> None:
@@ -125,7 +124,7 @@ def main(argv=None) -> int:
             net(y[i : i + 1], return_std=True)
         seconds = (time.perf_counter() - start) / args.n
         mean, std = net(y, return_std=True)
-    half = Z[0.9] * std
+    half = z_score(0.9) * std
     rows["network (Gaussian MLP)"] = summary(problem, mean, x, seconds, interval=(mean - half, mean + half))
     curves["network"] = calibration_gaussian(mean, std, x)
 

@@ -305,11 +305,11 @@ def uq_job(run: str | Path, kind: str, n: int = 100, seed: int = 0, samples: int
     pred = predict(y)
     seconds = time.perf_counter() - start
     x = x.to(pred.mean.device)
-    z90 = float(torch.special.erfinv(torch.tensor(0.9, dtype=torch.float64)) * 2**0.5)
     rows = {}
     for label, s in (("raw", 1.0), ("calibrated", scale)):
+        low, high = pred.interval(0.9, s)
         rows[label] = {"coverage_90": float(coverage(pred, x, 0.9, s).mean()),
-                       "width_90": float((2 * z90 * s * pred.std).mean()),
+                       "width_90": float((high - low).mean()),
                        "curve": calibration_curve(pred, x, LEVELS, s),
                        "standardised_error_std": float((standardised_errors(pred, x) / s).std())}
     out = Path(out) if out is not None else run

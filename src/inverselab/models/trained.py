@@ -14,13 +14,12 @@ from ..errors import InputError
 from ..problems import make_problem
 from ..problems.base import Problem
 from ..solvers.history import History
+from ..uq.predictive import z_score
 from .registry import build_model
 
 Tensor = torch.Tensor
 
 __all__ = ["TrainedModel", "load_run"]
-
-Z90 = 1.6448536269514722  # half-width of the central 90 % interval of a unit Gaussian
 
 
 @dataclass
@@ -76,7 +75,7 @@ class TrainedModel:
                 history.seconds.append(time.perf_counter() - start)
         x = torch.cat(parts)
         if spread:  # the network's Gaussian: central 90 % interval
-            half = Z90 * torch.cat(stds)
+            half = z_score(0.9) * torch.cat(stds)
             history.interval = (x - half, x + half)
         history.iterations = len(parts)
         if truth is not None:

@@ -96,7 +96,11 @@ class AdvectionDiffusion2D(LinearOperator):
         stencil[1, 2] = dt * (max(-u, 0.0) / hx + D / hx**2)
         stencil[0, 1] = dt * (max(v, 0.0) / hy + D / hy**2)
         stencil[2, 1] = dt * (max(-v, 0.0) / hy + D / hy**2)
-        self.stencil = stencil  # plain numbers: the step reads them as Python floats
+        self.stencil = stencil
+        # the step's weights as Python floats, forward and transposed (each neighbour's weight
+        # taken from the mirrored side), so the time loop does no tensor bookkeeping
+        weights = stencil.tolist()
+        self._weights = {False: weights, True: [row[::-1] for row in weights[::-1]]}
         index, weight = bilinear_weights(sensors, (ny, nx), (hy, hx))
         self.register_buffer("sensors", sensors, persistent=False)
         self.register_buffer("index", index, persistent=False)
@@ -110,9 +114,7 @@ class AdvectionDiffusion2D(LinearOperator):
 
     def _step(self, c: Tensor, transpose: bool) -> Tensor:
         """One time step ``S c`` (or ``S^T c``): the five-point stencil with zeros outside."""
-        k = self.stencil.tolist()
-        if transpose:  # the transpose takes each neighbour's weight from the mirrored side
-            k = [row[::-1] for row in k[::-1]]
+        k = self._weights[transpose]
         p = F.pad(c, (1, 1, 1, 1))
         return (k[1][1] * c + k[1][0] * p[..., 1:-1, :-2] + k[1][2] * p[..., 1:-1, 2:]
                 + k[0][1] * p[..., :-2, 1:-1] + k[2][1] * p[..., 2:, 1:-1])

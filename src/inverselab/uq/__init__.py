@@ -9,7 +9,7 @@ data.
 """
 
 from .calibration import LEVELS, calibration_curve, coverage, fit_scale, standardised_errors
-from .predictive import Prediction, ensemble, generator_samples, mc_dropout
+from .predictive import Prediction, ensemble, generator_samples, mc_dropout, z_score
 
 __all__ = ["Prediction", "mc_dropout", "ensemble", "generator_samples", "coverage", "calibration_curve", "fit_scale",
-           "standardised_errors", "LEVELS"]
+           "standardised_errors", "z_score", "LEVELS"]

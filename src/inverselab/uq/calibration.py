@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError, format_shape
-from .predictive import Prediction, _z
+from .predictive import Prediction, z_score
 
 Tensor = torch.Tensor
 
@@ -55,4 +55,4 @@ def fit_scale(prediction: Prediction, truth: Tensor, level: float = 0.9) -> floa
     z = standardised_errors(prediction, truth).abs().flatten()
     if z.numel() > 2**24:  # torch.quantile's limit: subsample evenly
         z = z[:: z.numel() // 2**24 + 1]
-    return float(torch.quantile(z.double(), level)) / _z(level)
+    return float(torch.quantile(z.double(), level)) / z_score(level)

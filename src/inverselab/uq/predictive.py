@@ -14,7 +14,7 @@ from ..errors import InputError, check_count
 
 Tensor = torch.Tensor
 
-__all__ = ["Prediction", "mc_dropout", "ensemble", "generator_samples"]
+__all__ = ["Prediction", "mc_dropout", "ensemble", "generator_samples", "z_score"]
 
 
 @dataclass
@@ -42,11 +42,12 @@ class Prediction:
 
     def interval(self, level: float = 0.9, scale: float = 1.0) -> tuple[Tensor, Tensor]:
         """Gaussian central interval ``mean -/+ z(level) * scale * std``."""
-        half = _z(level) * scale * self.std
+        half = z_score(level) * scale * self.std
         return self.mean - half, self.mean + half
 
 
-def _z(level: float) -> float:
+def z_score(level: float) -> float:
+    """Half-width of the central ``level`` interval of a unit Gaussian (1.645 for 0.9)."""
     if not 0 < level < 1:
         raise InputError(f"interval level must be in (0, 1), got {level}")
     return math.sqrt(2) * torch.special.erfinv(torch.tensor(float(level), dtype=torch.float64)).item()
