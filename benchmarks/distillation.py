@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--students", nargs="+", default=["ct_student_w16", "ct_student_w12"],
+                   help="student runs (names under benchmarks/runs or paths)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     teacher = load_run(RUNS / "ct_unet")
@@ -52,9 +54,12 @@ def main(argv=None) -> int:
     rows = {}
     est, seconds = per_image(lambda v: fbp(problem.operator, v, filter="hann"), y)
     rows["FBP (Hann)"] = {"psnr": float(psnr(est, x, 1.0)), "seconds_per_image": seconds, "parameters": 0}
-    for label, run in (("teacher U-Net (width 32)", "ct_unet"), ("student U-Net (width 16)", "ct_student_w16"),
-                       ("student U-Net (width 12)", "ct_student_w12")):
-        net = (teacher.network if run == "ct_unet" else load_run(RUNS / run).network).eval()
+    networks = {"teacher U-Net (width 32)": teacher.network}
+    for run in args.students:
+        student = load_run(RUNS / run)
+        networks[f"student U-Net (width {student.options.get('width', 32)}, {Path(run).name})"] = student.network
+    for label, net in networks.items():
+        net = net.eval()
         est, seconds = per_image(net, y)
         rows[label] = {"psnr": float(psnr(est, x, 1.0)), "seconds_per_image": seconds,
                        "parameters": sum(q.numel() for q in net.parameters())}

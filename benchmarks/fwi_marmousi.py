@@ -34,7 +34,6 @@ from _common import RESULTS, environment, save
 from inverselab.operators.acoustic import AcousticWave2D
 from inverselab.solvers.fwi import fwi
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "seismic"
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -61,6 +60,9 @@ def parse(argv=None) -> argparse.Namespace:
                    help="threads of deepwave (OpenMP) and torch (0: leave as is); 1 by default because "
                         "deepwave's per-step OpenMP barriers make 2 threads 10-100x slower on 2 cores "
                         "shared with other work (on an idle machine 2 threads are ~1.6x faster)")
+    p.add_argument("--seconds", type=float, help="time budget of the inversion: --iters become upper bounds and "
+                                                   "proportions (see solvers.fwi)")
+    p.add_argument("--device", default="cpu", help="where deepwave runs, e.g. cuda")
     p.add_argument("--time", type=int, default=0, help="only time this many iterations (no files written)")
     p.add_argument("--name", default="fwi_marmousi")
     return p.parse_args(argv)
@@ -104,13 +106,16 @@ def main(argv=None) -> int:
         # threads, torch.set_num_threads does not
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
         torch.set_num_threads(args.threads)
-    if not (DATA / "cp_true.mat").exists():
-        print(f"skipped: Marmousi models not found in {DATA} (shared/data is absent)")
-        return 0
-    from inverselab.data.io import read_velocity_model
+    from inverselab.data.io import read_velocity_model, shared_data
+    from inverselab.errors import InputError
 
-    truth = read_velocity_model(DATA / "cp_true.mat")[None]
-    v0 = read_velocity_model(DATA / "cp_init.mat")[None]
+    try:
+        true_file, init_file = shared_data("seismic", "cp_true.mat"), shared_data("seismic", "cp_init.mat")
+    except InputError as exc:
+        print(f"skipped: {exc}")
+        return 0
+    truth = read_velocity_model(true_file)[None].to(args.device)
+    v0 = read_velocity_model(init_file)[None].to(args.device)
     nz, nx = truth.shape[1:]
     dx = 24.0
     nt = int(round(args.record / args.dt))
@@ -142,7 +147,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     v, hist = fwi(op, observed, v0, frequencies=bands, iters_per_band=iters, optimizer=args.optimizer, lr=args.lr,
                   bounds=(args.vmin, args.vmax), fixed=10, truth=truth, progress=True, reg=args.reg, lam=args.lam,
-                  depth_weight=args.depth_weight, shots_per_batch=args.shots_per_batch or None)
+                  depth_weight=args.depth_weight, shots_per_batch=args.shots_per_batch or None,
+                  seconds=args.seconds)
     if args.time:
         per = [b - a for a, b in zip([0.0, *hist.seconds[:-1]], hist.seconds)]
         print(f"seconds per iteration: {[round(s, 1) for s in per]}; model error {hist.model_error_initial:.4f} -> "
@@ -165,9 +171,10 @@ def main(argv=None) -> int:
         "target_met": ratio <= 0.7,
         "seconds_total": seconds,
         "seconds_observed_data": t_data,
+        "device": torch.cuda.get_device_name() if v.is_cuda else "cpu",
         "history": hist.as_dict(),
     })
-    figure(truth[0], v0[0], v[0].float(), hist, RESULTS / f"{args.name}.png")
+    figure(truth[0].cpu(), v0[0].cpu(), v[0].float().cpu(), hist, RESULTS / f"{args.name}.png")
     print(f"wrote {path} and {path.with_suffix('.png')} ({environment()['commit']})")
     return 0
 

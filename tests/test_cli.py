@@ -34,6 +34,7 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
         assert key in metrics
     assert metrics["problem"] == "ct-parallel" and metrics["method"] == "tv" and metrics["n"] == 2
     assert metrics["config"]["problem"]["views"] == 12 and metrics["config"]["method"]["iters"] == 20
+    assert metrics["config"]["device"] == "cpu"
     assert 5 < metrics["psnr"] < 60
     config = read_toml(out / "config.toml")
     assert config["problem"]["size"] == 32 and config["method"]["lam"] > 0
@@ -46,6 +47,7 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
     "args,message",
     [
         (["solve", "ct-paralel", "--out", "x"], "did you mean 'ct-parallel'"),
+        (["solve", "deblur", "--device", "gpu0", "--out", "x"], "--device gpu0"),
         (["solve", "ct-parallel", "--set", "view=60", "--out", "x"], "unknown parameter 'view'"),
         (["solve", "ct-parallel", "--set", "views", "--out", "x"], "--set expects key=value"),
         (["solve", "ct-parallel", "--method", "magic", "--out", "x"], "unknown method 'magic'"),

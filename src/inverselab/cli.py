@@ -107,7 +107,8 @@ def cmd_solve(args) -> int:
         print(f"{m['problem']} {m['method']}: {found}; {m['seconds']:.3g} s -> {args.out}")
         return 0
     dtype = torch.float64 if args.double else torch.float32
-    _print_metrics(solve_job(problem, args.method or problem.default_method, params, args.n, args.seed, args.out, dtype), args.out)
+    _print_metrics(solve_job(problem, args.method or problem.default_method, params, args.n, args.seed, args.out, dtype,
+                               args.device), args.out)
     return 0
 
 
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides, e.g. views=60")
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="method hyper-parameters, e.g. lam=0.01")
     p.add_argument("--double", action="store_true", help="compute in float64")
+    p.add_argument("--device", default="cpu", help="where the method runs, e.g. cuda (default cpu)")
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_solve)
 
@@ -292,13 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet, cWGAN-GP, Gaussian MLP, design GAN, joint MLP) on a problem")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
     p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan", "pod-inversionnet",
-                                                     "gaussian-mlp", "design-gan", "joint-mlp"])
+                                                     "gaussian-mlp", "design-gan", "joint-mlp", "vae"])
     p.add_argument("--loss", choices=["supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective",
-                                      "distill"],
+                                      "distill", "vae"],
                    help="supervised (needs truths; the default), measurement consistency + TV (no truths), "
                         "wgan-gp (adversarial; the default of cwgan), gaussian-nll (the default of gaussian-mlp) "
                         "property-wgan (the default of design-gan), objective (instance losses, no truths; joint-mlp) "
-                        "or distill (match a teacher run: --loss-option teacher=RUN)")
+                        "distill (match a teacher run: --loss-option teacher=RUN) "
+                        "or vae (reconstruction + beta KL on the truths; the default of vae)")
     p.add_argument("--ensemble", type=int, metavar="K",
                    help="train K members (seeds SEED..SEED+K-1) into OUT/member-*, for 'evaluate OUT --uq ensemble'")
     p.add_argument("--init", metavar="RUN", help="start from the weights of a finished run (cwgan: an InversionNet run)")

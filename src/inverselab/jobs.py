@@ -82,20 +82,30 @@ def _write_result(out: Path, problem: Problem, method: str, x: Tensor, y: Tensor
 
 
 def solve_job(problem: Problem, method_name: str, params: dict, n: int, seed: int, out: str | Path,
-              dtype: torch.dtype = torch.float32) -> dict:
-    """Reconstruct ``n`` simulated samples with a classical method; returns the metrics."""
+              dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict:
+    """Reconstruct ``n`` simulated samples with a classical method on ``device`` (the data are
+    simulated on the CPU, so every device sees the same measurements); returns the metrics."""
     from .methods import make_method
     from .solvers import progress
 
     x, y = test_pairs(problem, n, seed, dtype)
+    try:
+        problem.operator.to(device)
+        x_dev, y_dev = x.to(device), y.to(device)
+    except (RuntimeError, AssertionError) as exc:  # no such device, or torch built without it
+        raise InputError(f"--device {device}: {str(exc).splitlines()[0]} (use --device cpu)") from None
     method = make_method(method_name, problem, **params)
     start = time.perf_counter()
     with progress(method_name):
-        estimate, history = method.reconstruct(y, truth=x)
+        estimate, history = method.reconstruct(y_dev, truth=x_dev)
     seconds = time.perf_counter() - start
+    estimate = estimate.cpu()
+    if history.interval is not None:
+        history.interval = tuple(t.cpu() for t in history.interval)
+    problem.operator.to("cpu")
     out = Path(out)
     config = {"problem": problem.config, "method": {"name": method.name, **method.params}, "n": n, "seed": seed,
-              "dtype": str(dtype).replace("torch.", ""), "versions": versions()}
+              "dtype": str(dtype).replace("torch.", ""), "device": device, "versions": versions()}
     write_toml_atomic(out / "config.toml", config)
     return _write_result(out, problem, method.name, x, y, estimate, history, seconds, config)
 

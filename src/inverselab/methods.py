@@ -98,6 +98,24 @@ def _pnp(problem: Problem, y: Tensor, truth: Tensor | None, denoiser: str = "", 
                     bounds=bounds, truth=truth, data_range=problem.data_range)
 
 
+def _generative(problem: Problem, y: Tensor, truth: Tensor | None, generator: str = "", lam: float = 0.01,
+                restarts: int = 4, iters: int = 300, lr: float = 0.05, deviation: float = 0.0, rounds: int = 3,
+                deviation_iters: int = 100, seed: int = 0) -> tuple[Tensor, History]:
+    from .models import load_run
+    from .solvers.generative import generative_prior
+
+    if not generator:
+        raise InputError("method 'generative' needs a trained generator: --param generator=RUN (e.g. 'inverselab train "
+                         "cs --model vae --out RUN')")
+    network = load_run(generator, device=y.device).network.eval().requires_grad_(False)
+    if not hasattr(network, "decode") or not hasattr(network, "latent"):
+        raise InputError(f"method 'generative': {generator} is not a generator run (train one with --model vae)")
+    bounds = problem.methods.get("tv", {}).get("bounds")
+    return generative_prior(problem.operator, y, network.decode, network.latent, lam=lam, restarts=restarts,
+                            iters=iters, lr=lr, deviation=deviation, rounds=rounds, deviation_iters=deviation_iters,
+                            bounds=bounds, seed=seed, truth=truth, data_range=problem.data_range)
+
+
 def _per_instance(optimiser: str) -> Callable:
     """A per-instance optimiser of a joint-optimisation problem's losses, from the box centre."""
 
@@ -147,7 +165,7 @@ METHODS: dict[str, MethodSpec] = {
     "wavelet": _solver(wavelet_fista, "L1 on orthogonal Daubechies wavelets by FISTA"),
     "fwi": MethodSpec(_fwi, "full-waveform inversion from the problem's starting model (multiscale, bounded)",
                       ("frequencies", "iters_per_band", "optimizer", "lr", "bounds", "reg", "lam", "fixed",
-                       "shots_per_batch", "depth_weight", "seed")),
+                       "shots_per_batch", "depth_weight", "seconds", "seed")),
     "clean": MethodSpec(_clean, "Högbom CLEAN (radio interferometry), restored or model image",
                         ("gain", "threshold", "iters", "positive", "output")),
     "l1": MethodSpec(_l1, "non-negative L1 in the pixel basis by FISTA (sparse images)", ("lam", "iters", "tol")),
@@ -157,6 +175,10 @@ METHODS: dict[str, MethodSpec] = {
                            ("iters", "lr", "seed")),
     "pnp": MethodSpec(_pnp, "plug-and-play ADMM with a trained denoiser run (--param denoiser=RUN)",
                       ("denoiser", "rho", "iters", "cg_iters")),
+    "generative": MethodSpec(_generative, "latent search of a trained generator run, optionally with sparse deviations "
+                             "(Bora et al. 2017; --param generator=RUN)",
+                             ("generator", "lam", "restarts", "iters", "lr", "deviation", "rounds", "deviation_iters",
+                              "seed")),
     "lbfgs": MethodSpec(_per_instance("lbfgs"), "per-instance L-BFGS on each instance's loss (joint-* problems)", ("iters",)),
     "gradient-descent": MethodSpec(_per_instance("gradient-descent"), "per-instance gradient descent (joint-* problems)",
                                    ("iters", "lr")),
@@ -168,12 +190,15 @@ METHODS: dict[str, MethodSpec] = {
 
 def available_methods(problem: Problem, with_models: bool = False) -> list[str]:
     """Methods that apply to ``problem`` with their defaults; ``with_models`` adds those that
-    also need a trained network passed as a parameter (``pnp`` on linear image problems)."""
+    also need a trained network passed as a parameter (``pnp`` on linear image problems,
+    ``generative`` on those with real images)."""
     names = ["baseline", *problem.methods]
     if "tv" in problem.methods:
         names.append("tv-admm")
     if with_models and isinstance(problem.operator, LinearOperator) and "psnr" in problem.metrics:
         names.append("pnp")
+        if not problem.operator.domain_complex:
+            names.append("generative")
     return names
 
 

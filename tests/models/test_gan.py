@@ -101,24 +101,30 @@ class _Toy(nn.Module):
         return v
 
 
-def test_objective_learns_the_posterior_mean_and_spread_of_a_toy_problem():
-    """x = y + 0.3 eps (4 independent pixels): the draws must centre on y with spread 0.3."""
+def _train_toy(loss: WassersteinGP, steps: int) -> tuple[torch.Tensor, float, float]:
+    """Train on x = y + 0.3 eps (4 independent pixels); returns the draws' mean error, mean
+    spread and the coverage of their 90 % intervals on fresh truths."""
     torch.manual_seed(0)
-    model, loss = _Toy(), WassersteinGP(mean_weight=10.0)
+    model = _Toy()
     optimizer = torch.optim.AdamW(model.parameters(), 2e-3, betas=loss.betas, weight_decay=0)
     sigma = 0.3
-    for _ in range(800):
+    for _ in range(steps):
         y = torch.rand(64, 1) * 2 - 1
         loss.step(model, y, y[:, :, None] + sigma * torch.randn(64, 2, 2), optimizer, clip=0)
     y = torch.linspace(-0.9, 0.9, 50)[:, None]
     with torch.no_grad():
         code = model.generator.encode(y)
         draws = torch.stack([model.generator.decode(code, torch.randn(50, 4)) for _ in range(200)], 1)
-    assert float((draws.mean(1) - y[:, :, None]).abs().mean()) < 0.1
-    assert 0.2 < float(draws.std(1).mean()) < 0.4
     lo, hi = torch.quantile(draws, torch.tensor([0.05, 0.95]), dim=1)
     x = y[:, :, None] + sigma * torch.randn(50, 2, 2)
-    assert 0.78 < float(((x >= lo) & (x <= hi)).float().mean()) < 0.97
+    error = float((draws.mean(1) - y[:, :, None]).abs().mean())
+    return error, float(draws.std(1).mean()), float(((x >= lo) & (x <= hi)).float().mean())
+
+
+def test_objective_learns_the_posterior_mean_and_spread_of_a_toy_problem():
+    """The draws must centre on y with spread 0.3."""
+    error, spread, covered = _train_toy(WassersteinGP(mean_weight=10.0), 800)
+    assert error < 0.1 and 0.2 < spread < 0.4 and 0.78 < covered < 0.97
 
 
 def test_adversarial_loss_needs_a_critic_and_valid_settings():
@@ -152,3 +158,21 @@ def test_a_warm_started_generator_keeps_its_batch_norm_statistics():
     after = gan.generator.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in before.items())
     assert not torch.equal(gan.generator.mix.weight, mix)  # the generator did train
+
+
+def test_crps_term_calibrates_the_draws_of_a_toy_problem():
+    """As above with the CRPS term in place of the mean penalty, in half the steps."""
+    error, _, covered = _train_toy(WassersteinGP(mean_weight=0.0, crps_weight=1.0), 400)
+    assert error < 0.1 and 0.8 < covered < 0.97
+    with pytest.raises(InputError, match="crps_weight"):
+        WassersteinGP(crps_weight=-1.0)
+
+
+def test_warm_start_from_a_trained_cwgan_loads_the_whole_model():
+    torch.manual_seed(0)
+    trained, fresh = _gan(), _gan()
+    trained.frozen_norms.fill_(True)
+    assert fresh.warm_start(trained.state_dict()) == []
+    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), trained.state_dict().values()))
+    with pytest.raises(InputError, match="same width and critic_width"):
+        _gan(critic_width=8).warm_start(trained.state_dict())

@@ -102,3 +102,18 @@ def test_radio_preset_methods_rank_as_expected():
     assert score["l1"] > score["clean"]
     with pytest.raises(InputError, match="unknown method .clean."):
         il.make_method("clean", il.make_problem("ct-parallel", size=16, views=8)).reconstruct(torch.zeros(1, 8, 23))
+
+
+def test_training_skies_are_turned_and_flipped_test_skies_are_not(monkeypatch):
+    from inverselab.data import skies
+
+    # a field that brightens towards the bottom right: the brightest corner of a crop shows its turn
+    z, x = torch.meshgrid(torch.arange(400.0), torch.arange(500.0), indexing="ij")
+    monkeypatch.setattr(skies, "_hubble_field", lambda: 1.0 + z + 2.0 * x)
+
+    def corners(split: str) -> set[int]:
+        crops = hubble_skies(32, 16, seed=1, split=split)
+        return set(crops[:, [0, 0, -1, -1], [0, -1, 0, -1]].argmax(1).tolist())
+
+    assert corners("test") == {3}  # bottom right, as cropped
+    assert corners("train") == {0, 1, 2, 3}  # all four turns occur

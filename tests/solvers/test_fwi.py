@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -72,3 +74,16 @@ def test_fwi_rejects_bad_settings():
         fwi(op, observed, v0, fixed=torch.zeros(3, 3, dtype=torch.bool), progress=False)
     with pytest.raises(InputError, match="regulariser"):
         fwi(op, observed, v0, lam=1.0, progress=False)
+
+
+def test_fwi_time_budget_shares_the_time_between_bands():
+    op = crosswell()
+    v0, truth = models()
+    observed = op(truth)
+    _, hist = fwi(op, observed, v0, optimizer="adam", frequencies=(8.0, None), iters_per_band=(10_000, 10_000),
+                  seconds=1.0, bounds=(1500, 2500), progress=False)
+    assert [b["stop_reason"] for b in hist.bands] == ["callback", "callback"]  # the budget, not the counts
+    assert all(b["iterations"] >= 1 and math.isfinite(b["misfit_end"]) for b in hist.bands)
+    assert hist.seconds[-1] < 3.0  # one iteration past each band's share at most
+    with pytest.raises(InputError, match="seconds"):
+        fwi(op, observed, v0, seconds=-1.0, progress=False)

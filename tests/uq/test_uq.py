@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -86,3 +87,28 @@ def test_generator_samples_summarise_the_draws_and_need_a_generator():
     assert float(pred.std.mean()) == pytest.approx(0.5, rel=0.1)
     with pytest.raises(InputError, match="needs a generator"):
         generator_samples(nn.Linear(2, 2), torch.zeros(1, 2))
+
+
+def _gaussian_crps(mu: float, sigma: float, x: torch.Tensor) -> torch.Tensor:
+    """Closed form of the CRPS of N(mu, sigma^2) at x (Gneiting and Raftery, 2007)."""
+    z = (x - mu) / sigma
+    normal = torch.distributions.Normal(0.0, 1.0)
+    return sigma * (z * (2 * normal.cdf(z) - 1) + 2 * normal.log_prob(z).exp() - 1 / math.sqrt(math.pi))
+
+
+@pytest.mark.parametrize("m", [2, 5])
+def test_crps_is_unbiased_and_lowest_for_the_true_spread(m):
+    from inverselab.uq import crps
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.tensor([[-1.0, 0.0, 0.5, 2.0]], dtype=torch.float64).expand(20_000, 4)
+    draws = torch.randn(20_000, m, 4, generator=g, dtype=torch.float64)
+    assert torch.allclose(crps(draws, x).mean(0), _gaussian_crps(0.0, 1.0, x[0]), atol=0.01)
+    # truths from N(0, 1): draws with the right spread score best, too narrow or too wide worse
+    truth = torch.randn(20_000, 1, generator=g, dtype=torch.float64)
+    scores = {s: float(crps(s * draws[..., :1], truth).mean()) for s in (0.5, 1.0, 2.0)}
+    assert scores[1.0] < scores[0.5] and scores[1.0] < scores[2.0]
+    with pytest.raises(InputError, match="at least 2 draws"):
+        crps(draws[:, :1], x)
+    with pytest.raises(InputError, match="crps needs samples"):
+        crps(draws, x[:, :3])

@@ -72,7 +72,10 @@ def hubble_skies(n: int, size: int, seed: int = 0, split: str = "train", dtype: 
     subtracted, peak 1).
 
     Crops of 96 to 192 pixels are resized to ``size``; training crops come from the left 60 %
-    of the image and test crops from the right 40 %, so the two never overlap.
+    of the image and test crops from the right 40 %, so the two never overlap. Training crops
+    are also turned by a random element of the square's symmetry group (rotations by multiples
+    of 90 degrees, with or without a flip): the sky has no preferred orientation, and the
+    eight variants stretch the small training half further.
     """
     n, size = check_count("n", n), check_count("size", size, minimum=8)
     if split not in ("train", "test"):
@@ -89,6 +92,10 @@ def hubble_skies(n: int, size: int, seed: int = 0, split: str = "train", dtype: 
         top = int(torch.randint(height - side + 1, (1,), generator=g))
         left = lo + int(torch.randint(hi - lo - side + 1, (1,), generator=g))
         crop = gray[top : top + side, left : left + side]
+        if split == "train":
+            turn = int(torch.randint(8, (1,), generator=g))
+            crop = torch.rot90(crop, turn % 4, (0, 1))
+            crop = crop.flip(1) if turn >= 4 else crop
         out[k] = F.interpolate(crop[None, None], size=(size, size), mode="area")[0, 0]
     out /= out.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
     return out.to(dtype)

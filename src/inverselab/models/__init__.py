@@ -6,6 +6,7 @@ data carried as channel pairs; :func:`build_model` makes one for a problem by na
 """
 
 from .gan import ConditionalWGAN, GatherCritic, VelocityGenerator
+from .generative import VAE
 from .inversionnet import InversionNet
 from .layers import from_channels, to_channels
 from .registry import MODELS, build_model, model_options
@@ -26,6 +27,7 @@ __all__ = [
     "TrainedModel",
     "UNet",
     "UnrolledDataConsistency",
+    "VAE",
     "VelocityGenerator",
     "build_model",
     "from_channels",

@@ -188,13 +188,21 @@ class ConditionalWGAN(nn.Module):
         return self.generator.normalise(v)
 
     def warm_start(self, state: dict[str, Tensor]) -> list[str]:
-        """Load a trained InversionNet's weights (same width and problem) into the generator.
+        """Load a trained InversionNet's weights (same width and problem) into the generator,
+        or a trained cWGAN's into the whole model (to go on with other loss settings).
 
         The generator's batch-norm statistics are then kept as trained (``frozen_norms``):
         adversarial batches hold repeated measurements with several draws each, whose
         statistics are not those of the data. Returns the generator parameters that were not
-        in ``state`` (the noise mixing layer).
+        in ``state`` (the noise mixing layer of a new generator).
         """
+        if any(k.startswith("critic.") for k in state):
+            try:
+                self.load_state_dict(state)
+            except RuntimeError as exc:
+                raise InputError(f"warm start: the cWGAN weights do not fit this model ({str(exc).splitlines()[1].strip()}); "
+                                 "use the same width and critic_width on the same problem") from None
+            return []
         own = self.generator.state_dict()
         bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
         if bad:

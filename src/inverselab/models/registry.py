@@ -18,6 +18,7 @@ from ..errors import InputError, check_choice
 from ..problems.base import Problem
 from .design import DesignGAN
 from .gan import ConditionalWGAN
+from .generative import VAE
 from .inversionnet import InversionNet
 from .layers import channels_of
 from .pod import PODInversionNet
@@ -95,6 +96,14 @@ def _design_gan(problem: Problem, **options) -> nn.Module:
     return DesignGAN(op, low=float(op.k0), high=float(op.k1), **options)
 
 
+def _vae(problem: Problem, **options) -> nn.Module:
+    op = problem.operator
+    if op.domain_complex or len(op.domain_shape) != 3:
+        raise InputError(f"model 'vae' needs real images of shape (C, H, W); {problem.name} has "
+                         f"{'complex ' if op.domain_complex else ''}unknowns of shape {tuple(op.domain_shape)}")
+    return VAE(tuple(op.domain_shape), baseline=problem.baseline_fn, **options)
+
+
 MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
     "unet": (_unet, UNet, "U-Net after the problem's baseline (FBPConvNet style)"),
     "lgd": (_lgd, LearnedGradientDescent, "learned gradient descent (unrolled, 10 iterations)"),
@@ -107,12 +116,14 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], type, str]] = {
     "pod-inversionnet": (_pod_inversionnet, PODInversionNet,
                          "InversionNet's encoder to the coefficients of a POD basis of training velocity models"),
     "joint-mlp": (_joint_mlp, JointEstimator, "MLP from an instance to its unknowns, trained on the summed instance losses"),
+    "vae": (_vae, VAE, "variational autoencoder of the problem's images: the generator of method 'generative'"),
 }
 
 POD_SEED = 4_000_000  # training-split seed of the velocity models behind the POD basis
 
 # The training loss a model uses unless another is asked for.
-DEFAULT_LOSS = {"cwgan": "wgan-gp", "gaussian-mlp": "gaussian-nll", "design-gan": "property-wgan", "joint-mlp": "objective"}
+DEFAULT_LOSS = {"cwgan": "wgan-gp", "gaussian-mlp": "gaussian-nll", "design-gan": "property-wgan", "joint-mlp": "objective",
+                "vae": "vae"}
 
 
 def model_options(name: str) -> tuple[str, ...]:
@@ -120,7 +131,8 @@ def model_options(name: str) -> tuple[str, ...]:
     check_choice("model", name, MODELS)
     builder, cls, _ = MODELS[name]
     skip = {"self", "operator", "initial", "channels", "shots", "nt", "receivers", "output_shape", "time_last",
-            "velocity_output", "vmin", "vmax", "inputs", "low", "high", "scale", "family", "fields"}
+            "velocity_output", "vmin", "vmax", "inputs", "low", "high", "scale", "family", "fields", "shape",
+            "baseline"}
     names: list[str] = []
     for klass in cls.__mro__:  # constructors that pass **kwargs on take their parent's options too
         params = inspect.signature(klass.__init__).parameters
@@ -141,7 +153,7 @@ def build_model(name: str, problem: Problem, **options) -> nn.Module:
     Parameters
     ----------
     name : {"unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan", "pod-inversionnet", "gaussian-mlp",
-            "design-gan", "joint-mlp"}
+            "design-gan", "joint-mlp", "vae"}
         Architecture.
     problem : Problem
         Supplies the operator (unrolled networks) or the baseline (U-Net).

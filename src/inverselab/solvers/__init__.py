@@ -5,6 +5,7 @@ Every solver takes an operator and a batch of measurements and returns ``(x, His
 
 from .analytic import fill_missing, upsample, wiener
 from .fwi import FWIHistory, fwi
+from .generative import generative_prior
 from .history import History, progress
 from .linear import cg, lsqr, tikhonov
 from .nonlinear import minimize
@@ -17,6 +18,7 @@ __all__ = [
     "fill_missing",
     "fista",
     "fwi",
+    "generative_prior",
     "lsqr",
     "minimize",
     "progress",

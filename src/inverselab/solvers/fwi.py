@@ -189,6 +189,7 @@ def fwi(
     fixed: int | Tensor | None = None,
     shots_per_batch: int | None = None,
     depth_weight: float = 0.0,
+    seconds: float | None = None,
     truth: Tensor | None = None,
     progress: bool | None = None,
     seed: int = 0,
@@ -234,6 +235,10 @@ def fwi(
         ``w ~ (row + 1)^p`` (mean 1 over the updated cells), so gradient steps are scaled by
         ``w^2 ~ depth^(2p)``; ``p = 0.5`` compensates the ``1 / depth`` decay of the gradient
         from geometric spreading in 2-D. 0 disables.
+    seconds : float, optional
+        Time budget (s). Each band may then stop before its iteration count: it gets the
+        time left times its share of the iterations left, so ``iters_per_band`` act as upper
+        bounds and proportions (e.g. ``(1000, 1000, 2000)`` with ``seconds=600``).
     truth : Tensor, optional
         True models ``(B, nz, nx)`` for the model-error history.
     progress : bool, optional
@@ -277,6 +282,8 @@ def fwi(
     if len(per_band) != len(bands):
         raise InputError(f"iters_per_band must be an int >= 1 or one per band ({len(bands)}), got {iters_per_band!r}")
     iters = [check_count("iters_per_band", n) for n in per_band]
+    if seconds is not None:
+        check_positive("seconds", seconds)
     seed = check_count("seed", seed, 0)
     n_shots = op.range_shape[0]
     if shots_per_batch is not None:
@@ -344,8 +351,9 @@ def fwi(
     bar = progress_bar(sum(iters), "fwi", show=progress, leave=True)
     start = time.perf_counter()
     try:
-        for f_cut, n_iter in zip(bands, iters):
+        for i, (f_cut, n_iter) in enumerate(zip(bands, iters)):
             band_start = time.perf_counter()
+            band_seconds = math.inf if seconds is None else (seconds - (band_start - start)) * n_iter / sum(iters[i:])
             residual = _BandResidual(op, observed, dt, f_cut, draw())
             target = torch.zeros((v0.shape[0], *residual.range_shape), dtype=v0.dtype, device=v0.device)
             first = len(history.objective)
@@ -364,7 +372,7 @@ def fwi(
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
                 residual.shots = draw()  # next mini-batch (all shots without mini-batches)
-                return False
+                return time.perf_counter() - band_start > band_seconds
 
             with solver_bars(None):  # the fwi bar reports every iteration
                 u, hist = minimize(
@@ -379,14 +387,17 @@ def fwi(
                     lr=lr,
                     callback=callback,
                 )
-            final = hist.objective[-1] if hist.objective else float("nan")
+            if hist.objective:
+                misfit_end = math.sqrt(max(2.0 * hist.objective[-1], 0.0))
+            else:  # stopped by the time budget: the misfit of the band's last iterate
+                misfit_end = history.objective[-1] if len(history.objective) > first else float("nan")
             history.bands.append(
                 {
                     "f_cut": f_cut,
                     "iterations": hist.iterations,
                     "evaluations": residual.evaluations,
                     "misfit_start": history.objective[first] if len(history.objective) > first else None,
-                    "misfit_end": math.sqrt(max(2.0 * final, 0.0)),
+                    "misfit_end": misfit_end,
                     "stop_reason": hist.stop_reason,
                     "seconds": time.perf_counter() - band_start,
                 }

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import InputError, check_nonnegative, check_positive
 from ..problems.base import Problem
+from ..uq.calibration import crps
 from .losses import Loss
 
 Tensor = torch.Tensor
@@ -48,6 +49,15 @@ class WassersteinGP(Loss):
         gradient has norm about 1 per sample, spread over all pixels, while the penalty's is
         about the error per pixel; 0.1 keeps the two comparable on 70 x 70 models (at 1.0 the
         penalty dominated: after 150 steps the draws' spread was 15 m/s for errors of 180 m/s).
+    crps_weight : float
+        Weight of the pixelwise continuous ranked probability score of the draws (per
+        sample, summed over pixels; :func:`~inverselab.uq.crps` of the two draws ``g1, g2``
+        of each step, ``(|g1 - x| + |g2 - x| - |g1 - g2|) / 2``). It is a proper scoring rule:
+        its minimiser is the true conditional distribution of each pixel, so it rewards
+        spread where the draws miss and penalises it where they do not. The adversarial
+        term alone gives draws that are too alike (66 % coverage of 90 % intervals on
+        fwi-flat); this term calibrates their marginals, while the critic keeps each draw
+        realistic as a whole.
     generator_lr : float
         Generator learning rate relative to the critic's (the trainer's ``lr``); below 1 when
         the generator starts from a trained network that should only be fine-tuned.
@@ -56,19 +66,28 @@ class WassersteinGP(Loss):
     gp: float = 10.0
     critic_steps: int = 5
     mean_weight: float = 0.1
+    crps_weight: float = 0.0
     generator_lr: float = 0.3
-    adversarial = True
+    own_step = True
     betas = (0.5, 0.9)  # Adam momentum settings usual for WGAN-GP
 
     def __post_init__(self) -> None:
         check_nonnegative("gp", self.gp)
         check_nonnegative("mean_weight", self.mean_weight)
+        check_nonnegative("crps_weight", self.crps_weight)
         check_positive("generator_lr", self.generator_lr)
         if not isinstance(self.critic_steps, int) or self.critic_steps < 1:
             raise InputError(f"critic_steps must be an integer >= 1, got {self.critic_steps!r}")
 
     def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
         raise InputError("the wgan-gp loss trains generator and critic together: use it with model 'cwgan'")
+
+    @staticmethod
+    def check_model(model: nn.Module) -> None:
+        """Refuse models without a generator and a critic."""
+        if not (hasattr(model, "generator") and hasattr(model, "critic")):
+            raise InputError("adversarial training needs a model with a generator and a critic (model 'cwgan' or "
+                             "'design-gan')")
 
     def param_groups(self, model: nn.Module) -> list[dict]:
         """Optimiser parameter groups: the generator's at ``generator_lr`` times the rate."""
@@ -107,8 +126,12 @@ class WassersteinGP(Loss):
         z = torch.randn(2 * code.shape[0], gen.noise_dim, dtype=code.dtype, device=code.device)
         g1, g2 = model.normalise(gen.decode(code.repeat(2, 1, 1, 1), z)).chunk(2)
         adversarial = critic(condition, x, g2).mean() - critic(condition, g1, g2).mean()
-        mean_penalty = ((g1 - x) * (g2 - x)).flatten(1).sum(1).mean()
-        loss = adversarial + self.mean_weight * mean_penalty
+        loss = adversarial
+        if self.mean_weight:
+            loss = loss + self.mean_weight * ((g1 - x) * (g2 - x)).flatten(1).sum(1).mean()
+        if self.crps_weight:
+            score = crps(torch.stack((g1, g2), 1), x)
+            loss = loss + self.crps_weight * score.flatten(1).sum(1).mean()
         self._apply(loss, gen, optimizer, clip)
         return loss.detach()
 

@@ -17,16 +17,23 @@ from ..regularizers import TotalVariation
 
 Tensor = torch.Tensor
 
-__all__ = ["Loss", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "make_loss",
-           "LOSSES"]
+__all__ = ["Loss", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss",
+           "make_loss", "LOSSES"]
 
 
 class Loss:
     """Base class. ``needs_truth`` tells the trainer whether batches must carry ground truth;
-    ``model_kwargs`` are passed to the network's forward (e.g. ``return_std=True``)."""
+    ``model_kwargs`` are passed to the network's forward (e.g. ``return_std=True``).
+
+    A loss that drives parts of the model itself (adversarial games, autoencoders) sets
+    ``own_step`` and defines ``step(model, y, truth, optimizer, clip) -> loss``,
+    ``param_groups(model)`` and ``check_model(model)``; the trainer then calls ``step`` in
+    place of ``loss(model(y), ...)`` and a backward pass.
+    """
 
     needs_truth: bool = True
     model_kwargs: dict = {}
+    own_step: bool = False
 
     def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
         raise NotImplementedError
@@ -169,7 +176,74 @@ class InstanceObjective(Loss):
         return objective(estimate, y).mean()
 
 
-LOSSES = ("supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective", "distill")
+@dataclass
+class VAELoss(Loss):
+    """Negative evidence lower bound of a :class:`~inverselab.models.generative.VAE` on the truths
+    (the measurements are not used): per image,
+    ``(||G(z) - x||^2 + beta * KL(q(z | x) || N(0, I))) / pixels`` with ``z = mu + sigma * eps``
+    (reparameterised) and errors in units of the problem's data range.
+
+    ``beta`` is twice the variance of a Gaussian decoder, per pixel: smaller values give
+    sharper images and a decoder range closer to the training images, at the price of
+    latents that follow ``N(0, I)`` less closely.
+
+    The loss runs its own optimisation step (:meth:`step`, the trainer's protocol for losses
+    that drive parts of the model themselves), since the encoder needs the truths, which the
+    trainer never passes to a model.
+
+    Attributes
+    ----------
+    beta : float
+        Weight of the KL term.
+    """
+
+    beta: float = 0.005
+    own_step = True
+
+    def __post_init__(self) -> None:
+        check_nonnegative("vae loss beta", self.beta)
+
+    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
+        raise InputError("the vae loss trains an encoder and a decoder on the truths: use it with model 'vae'")
+
+    @staticmethod
+    def param_groups(model: torch.nn.Module) -> list[dict]:
+        """One parameter group: encoder and decoder train together."""
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+
+    @staticmethod
+    def check_model(model: torch.nn.Module) -> None:
+        """Refuse models without an encoder and a decoder."""
+        if not hasattr(model, "encode") or not hasattr(model, "decode"):
+            raise InputError("the vae loss needs a model with encode and decode (model 'vae')")
+
+    def terms(self, model: torch.nn.Module, truth: Tensor, data_range: float = 1.0) -> tuple[Tensor, Tensor]:
+        """Per-image reconstruction error and KL divergence, each ``(B,)`` divided by the pixels."""
+        self.check_model(model)
+        x = truth.to(model.project.weight.dtype) / data_range
+        mu, log_var = model.encode(x)
+        z = mu + torch.randn_like(mu) * (0.5 * log_var).exp()
+        pixels = x[0].numel()
+        recon = (model.decode(z) - x).square().flatten(1).sum(1) / pixels
+        kl = 0.5 * (mu.square() + log_var.exp() - 1 - log_var).sum(1) / pixels
+        return recon, kl
+
+    def step(self, model: torch.nn.Module, y: Tensor, truth: Tensor, optimizer: torch.optim.Optimizer,
+             clip: float) -> Tensor:
+        """One optimisation step on a batch of truths ``(B, C, H, W)``; returns the loss."""
+        recon, kl = self.terms(model, truth)
+        loss = (recon + self.beta * kl).mean()
+        if not torch.isfinite(loss):
+            raise InputError(f"vae training loss became {float(loss.detach())}: lower the learning rate (--lr)")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        return loss.detach()
+
+
+LOSSES = ("supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective", "distill", "vae")
 
 
 def make_loss(name: str, **params) -> Loss:
@@ -179,7 +253,7 @@ def make_loss(name: str, **params) -> Loss:
     check_choice("loss", name, LOSSES)
     kind = {"supervised": Supervised, "consistency": MeasurementConsistency, "wgan-gp": WassersteinGP,
             "gaussian-nll": GaussianNLL, "property-wgan": PropertyWGAN, "objective": InstanceObjective,
-            "distill": Distillation}[name]
+            "distill": Distillation, "vae": VAELoss}[name]
     try:
         return kind(**params)
     except TypeError as exc:

@@ -148,10 +148,13 @@ class Trainer:
             # NCCL cannot broadcast): every rank builds them identically, so DDP skips them
             self.net._ddp_params_and_buffers_to_ignore = _operator_buffers(self.net)
             self.model = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
-        self.adversarial = getattr(self.loss, "adversarial", False)
-        if self.adversarial and (self.ctx.distributed or not hasattr(self.net, "critic")):
-            raise InputError("adversarial training needs a model with a critic (model 'cwgan' or 'design-gan') in a single process")
-        groups = self.loss.param_groups(self.net) if self.adversarial else [{"params": list(self.net.parameters())}]
+        self.own_step = self.loss.own_step
+        if self.own_step:
+            self.loss.check_model(self.net)
+            if self.ctx.distributed:
+                raise InputError(f"the {type(self.loss).__name__} loss runs its own optimisation steps, in a single "
+                                 "process only: start it without torchrun")
+        groups = self.loss.param_groups(self.net) if self.own_step else [{"params": list(self.net.parameters())}]
         self.optimizer = torch.optim.AdamW(groups, lr=self.config.lr, weight_decay=self.config.weight_decay,
                                            betas=getattr(self.loss, "betas", (0.9, 0.999)))
         self.history: list[dict[str, float]] = []
@@ -200,7 +203,7 @@ class Trainer:
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(progress) * group.get("lr_scale", 1.0)
-        if self.adversarial:
+        if self.own_step:
             loss = self.loss.step(self.net, y, truth, self.optimizer, self.config.clip)
             self.step += 1
             return float(loss)
