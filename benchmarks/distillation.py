@@ -1,17 +1,21 @@
 """Knowledge distillation on ct-parallel: small U-Nets that imitate the benchmark U-Net.
 
 Teacher: the ``ct`` part's width-32 U-Net (benchmarks/runs/ct_unet, 1.93 M parameters).
-Students: width-12 and width-16 U-Nets trained on the teacher's outputs only (loss ``distill``,
-no ground truth) for 4.3 minutes on one H200 GPU:
+Students (``--students``, run names under benchmarks/runs or paths): the README's width-12 and
+width-16 U-Nets learned from the teacher and the truths of the benchmark's cached pairs for 35
+minutes on one CPU thread:
 
-    inverselab train ct-parallel --set size=128 views=30 noise=0.05 --model unet --option width=16 \\
-        --loss distill --loss-option teacher=benchmarks/runs/ct_unet --minutes 4.3 --batch-size 16
+    inverselab train ct-parallel --set size=128 views=30 noise=0.05 --model unet --option width=12 \
+        --loss distill --loss-option teacher=benchmarks/runs/ct_unet truth_weight=1 \
+        --data benchmarks/data/ct_parallel_128.h5 --batch-size 8 --minutes 35 --out benchmarks/runs/ct_student_w12_cpu
+
+(omit ``truth_weight`` to learn from the teacher alone, from measurements without truths).
 
 On 100 held-out phantoms: PSNR, the share of the teacher's gain over FBP the student keeps,
 parameters, and seconds per image on one CPU thread (one image at a time). Writes
 benchmarks/results/distillation.json.
 
-    python benchmarks/distillation.py
+    python benchmarks/distillation.py --students ct_student_w12_cpu ct_student_w16_cpu
 """
 
 from __future__ import annotations
