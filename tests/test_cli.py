@@ -92,3 +92,18 @@ def test_bad_truth_is_refused_before_the_reconstruction(array, tmp_path):
     result = run_cli("ct-file", str(tmp_path / "missing.mat"), "--truth", str(truth), "--out", str(tmp_path / "o"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "square 2-D" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_report_shows_runs_whose_images_have_no_channel_axis(tmp_path):
+    """Velocity models and other (B, H, W) unknowns: the grid of reconstructions shows them too."""
+    from safetensors.numpy import save_file
+
+    run = tmp_path / "fwi"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"problem": "fwi-marmousi", "method": "fwi", "n": 2, "psnr": 20.0,
+                                                  "ssim": 0.5, "rel_error": 0.1, "seconds_per_sample": 1.0}))
+    truth = np.linspace(1500, 4500, 2 * 6 * 9, dtype=np.float32).reshape(2, 6, 9)
+    save_file({"truth": truth, "estimate": truth + 50}, str(run / "samples.safetensors"))
+    page = tmp_path / "r.html"
+    assert main(["report", str(run), "--out", str(page)]) == 0
+    assert "Reconstructions and error maps" in page.read_text()

@@ -94,8 +94,8 @@ def _pnp(problem: Problem, y: Tensor, truth: Tensor | None, denoiser: str = "", 
                          "--model unet --out RUN')")
     network = load_run(denoiser, device=y.device).network.eval()
     bounds = problem.methods.get("tv", {}).get("bounds")
-    return pnp_admm(problem.operator, y, lambda v: network(v.float()), rho=rho, iters=iters, cg_iters=cg_iters,
-                    bounds=bounds, truth=truth, data_range=problem.data_range)
+    return pnp_admm(problem.operator, y, lambda v: network(v.float()), rho=rho, iters=iters, x0=problem.baseline(y),
+                    cg_iters=cg_iters, bounds=bounds, truth=truth, data_range=problem.data_range)
 
 
 def _generative(problem: Problem, y: Tensor, truth: Tensor | None, generator: str = "", lam: float = 0.01,
@@ -173,7 +173,7 @@ METHODS: dict[str, MethodSpec] = {
                        ("chains", "steps", "burn_in", "thin", "seed")),
     "optimise": MethodSpec(_optimise, "one design per target by Adam through the solver (materials design)",
                            ("iters", "lr", "seed")),
-    "pnp": MethodSpec(_pnp, "plug-and-play ADMM with a trained denoiser run (--param denoiser=RUN)",
+    "pnp": MethodSpec(_pnp, "plug-and-play ADMM with a trained denoiser run (--param denoiser=RUN), from the baseline",
                       ("denoiser", "rho", "iters", "cg_iters")),
     "generative": MethodSpec(_generative, "latent search of a trained generator run, optionally with sparse deviations "
                              "(Bora et al. 2017; --param generator=RUN)",

@@ -64,25 +64,29 @@ def _grid(runs: list[RunSummary], columns: int = 3) -> str | None:
     """Rows: truth, then per run its estimates and error maps on the first samples."""
     from .figures import pyplot
 
-    with_samples = [r for r in runs if "estimate" in r.samples]
-    if not with_samples:
+    with_samples = [r for r in runs if "estimate" in r.samples and r.samples["estimate"].ndim in (3, 4)]
+    if not with_samples:  # none, or unknowns that are not images
         return None
-    truth = with_samples[0].samples["truth"]
+
+    def planes(a: np.ndarray) -> np.ndarray:  # (B, C, H, W) or (B, H, W) -> (B, H, W), first channel
+        return a[:, 0] if a.ndim == 4 else a
+
+    truth = planes(with_samples[0].samples["truth"])
     k = min(columns, truth.shape[0])
     plt = pyplot()
     rows = 1 + len(with_samples)
     fig, axes = plt.subplots(rows, 2 * k, figsize=(2.2 * 2 * k, 2.3 * rows), squeeze=False)
     lo, hi = float(truth[:k].min()), float(truth[:k].max())
-    err_max = max(float(np.abs(r.samples["estimate"][:k] - truth[:k]).max()) for r in with_samples) or 1.0
+    err_max = max(float(np.abs(planes(r.samples["estimate"])[:k] - truth[:k]).max()) for r in with_samples) or 1.0
     for j in range(k):
-        axes[0, 2 * j].imshow(truth[j, 0], cmap="gray", vmin=lo, vmax=hi)
+        axes[0, 2 * j].imshow(truth[j], cmap="gray", vmin=lo, vmax=hi)
         axes[0, 2 * j].set_title(f"truth {j}", fontsize=8)
     for i, r in enumerate(with_samples, start=1):
-        est = r.samples["estimate"]
+        est = planes(r.samples["estimate"])
         for j in range(k):
-            axes[i, 2 * j].imshow(est[j, 0], cmap="gray", vmin=lo, vmax=hi)
+            axes[i, 2 * j].imshow(est[j], cmap="gray", vmin=lo, vmax=hi)
             axes[i, 2 * j].set_title(f"{r.label}", fontsize=8)
-            axes[i, 2 * j + 1].imshow(np.abs(est[j, 0] - truth[j, 0]), cmap="magma", vmin=0, vmax=err_max)
+            axes[i, 2 * j + 1].imshow(np.abs(est[j] - truth[j]), cmap="magma", vmin=0, vmax=err_max)
             axes[i, 2 * j + 1].set_title(f"|error| (max {err_max:.2f})", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
