@@ -94,15 +94,17 @@ def solve_job(problem: Problem, method_name: str, params: dict, n: int, seed: in
         x_dev, y_dev = x.to(device), y.to(device)
     except (RuntimeError, AssertionError) as exc:  # no such device, or torch built without it
         raise InputError(f"--device {device}: {str(exc).splitlines()[0]} (use --device cpu)") from None
-    method = make_method(method_name, problem, **params)
-    start = time.perf_counter()
-    with progress(method_name):
-        estimate, history = method.reconstruct(y_dev, truth=x_dev)
-    seconds = time.perf_counter() - start
+    try:
+        method = make_method(method_name, problem, **params)
+        start = time.perf_counter()
+        with progress(method_name):
+            estimate, history = method.reconstruct(y_dev, truth=x_dev)
+        seconds = time.perf_counter() - start
+    finally:  # scores and figures run on the CPU
+        problem.operator.to("cpu")
     estimate = estimate.cpu()
     if history.interval is not None:
         history.interval = tuple(t.cpu() for t in history.interval)
-    problem.operator.to("cpu")
     out = Path(out)
     config = {"problem": problem.config, "method": {"name": method.name, **method.params}, "n": n, "seed": seed,
               "dtype": str(dtype).replace("torch.", ""), "device": device, "versions": versions()}

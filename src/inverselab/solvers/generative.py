@@ -43,13 +43,17 @@ def _latent_search(op: LinearOperator, y: Tensor, generator: Callable[[Tensor], 
     z = z.detach().clone().requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)
     ys = y.repeat(restarts, *([1] * (y.ndim - 1)))
+    shift = None if offset is None else offset.repeat(restarts, *([1] * (offset.ndim - 1)))
     batch = y.shape[0]
+
+    def fit(z: Tensor) -> tuple[Tensor, Tensor]:  # images (R B, ...) and their data misfits (R B,)
+        x = generator(z).to(y.dtype)
+        x = x if shift is None else x + shift
+        return x, (op(x) - ys).abs().square().flatten(1).sum(1)
+
     previous = None
     for k in range(iters):
-        x = generator(z).to(y.dtype)
-        if offset is not None:
-            x = x + offset.repeat(restarts, *([1] * (offset.ndim - 1)))
-        misfit = (op(x) - ys).abs().square().flatten(1).sum(1)
+        x, misfit = fit(z)
         objective = misfit + lam * z.square().sum(1)
         optimizer.zero_grad(set_to_none=True)
         objective.sum().backward()  # rows are independent: each gets its own gradient
@@ -63,10 +67,7 @@ def _latent_search(op: LinearOperator, y: Tensor, generator: Callable[[Tensor], 
                 monitor.history.objective.append(float(objective.detach().reshape(restarts, batch).min(0).values.mean()))
                 monitor.history.objective_iters.append(step0 + k + 1)
     with torch.no_grad():
-        x = generator(z).to(y.dtype)
-        if offset is not None:
-            x = x + offset.repeat(restarts, *([1] * (offset.ndim - 1)))
-        misfit = (op(x) - ys).abs().square().flatten(1).sum(1)
+        _, misfit = fit(z)
     return z.detach(), misfit
 
 
@@ -151,17 +152,17 @@ def generative_prior(op: LinearOperator, y: Tensor, generator: Callable[[Tensor]
     z = z.reshape(restarts, batch, latent)[best, torch.arange(batch)]
     with torch.no_grad():
         x = generator(z).to(y.dtype)
-    if deviation:
+    if deviation:  # rounds of (nu given z, z given nu), then nu for the final z
         nu = torch.zeros_like(x)
-        for r in range(rounds):
+        for r in range(rounds + 1):
             with torch.no_grad(), progress(None):
                 nu, _ = wavelet_fista(op, y - op(x), deviation, wavelet=wavelet, iters=deviation_iters, tol=0.0, x0=nu)
+            if r == rounds:
+                break
             with torch.enable_grad():
                 z, _ = _latent_search(op, y, generator, z, lam, deviation_iters, lr, nu, monitor,
                                       iters + r * deviation_iters, 1)
             with torch.no_grad():
                 x = generator(z).to(y.dtype)
-        with torch.no_grad(), progress(None):
-            nu, _ = wavelet_fista(op, y - op(x), deviation, wavelet=wavelet, iters=deviation_iters, tol=0.0, x0=nu)
         x = x + nu
     return project(x, bounds), monitor.history

@@ -27,7 +27,7 @@ from torch import nn
 from ..errors import InputError, check_nonnegative, check_positive
 from ..problems.base import Problem
 from ..uq.calibration import crps
-from .losses import Loss
+from .losses import Loss, update_part
 
 Tensor = torch.Tensor
 
@@ -121,7 +121,7 @@ class WassersteinGP(Loss):
                 g1, g2 = model.normalise(gen.decode(code.repeat(2, 1, 1, 1), z)).chunk(2)
             real, fake = critic(condition, x, g2), critic(condition, g1, g2)
             loss = fake.mean() - real.mean() + self.gp * self._penalty(critic, condition, x, g1, g2)
-            self._apply(loss, critic, optimizer, clip)
+            update_part(loss, critic, optimizer, clip, "adversarial")
         code = gen.encode(y)
         z = torch.randn(2 * code.shape[0], gen.noise_dim, dtype=code.dtype, device=code.device)
         g1, g2 = model.normalise(gen.decode(code.repeat(2, 1, 1, 1), z)).chunk(2)
@@ -132,24 +132,8 @@ class WassersteinGP(Loss):
         if self.crps_weight:
             score = crps(torch.stack((g1, g2), 1), x)
             loss = loss + self.crps_weight * score.flatten(1).sum(1).mean()
-        self._apply(loss, gen, optimizer, clip)
+        update_part(loss, gen, optimizer, clip, "adversarial")
         return loss.detach()
-
-    @staticmethod
-    def _apply(loss: Tensor, part: nn.Module, optimizer: torch.optim.Optimizer, clip: float) -> None:
-        """Backpropagate ``loss`` and update only ``part`` (other gradients are dropped)."""
-        if not torch.isfinite(loss):
-            raise InputError(f"adversarial training loss became {float(loss.detach())}: lower the learning rate (--lr)")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        owned = {id(p) for p in part.parameters()}
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                if id(p) not in owned:
-                    p.grad = None
-        if clip:
-            nn.utils.clip_grad_norm_(part.parameters(), clip)
-        optimizer.step()
 
 
 @dataclass
@@ -197,11 +181,11 @@ class PropertyWGAN(WassersteinGP):
             (grad,) = torch.autograd.grad(critic(mixed, condition).sum(), mixed, create_graph=True)
             penalty = (grad.flatten(1).norm(dim=1) - 1).square().mean()
             loss = critic(fake, condition).mean() - critic(truth, condition).mean() + self.gp * penalty
-            self._apply(loss, critic, optimizer, clip)
+            update_part(loss, critic, optimizer, clip, "adversarial")
         soft = model.draw(y)
         design = (soft > 0.5).to(soft.dtype) + soft - soft.detach()
         achieved = model.operator(design.double()).to(y.dtype)
         misfit = (achieved.log() - y.log()).square().mean()
         loss = -critic(soft, condition).mean() + self.property_weight * misfit
-        self._apply(loss, model.generator, optimizer, clip)
+        update_part(loss, model.generator, optimizer, clip, "adversarial")
         return misfit.detach()

@@ -233,14 +233,26 @@ class VAELoss(Loss):
         """One optimisation step on a batch of truths ``(B, C, H, W)``; returns the loss."""
         recon, kl = self.terms(model, truth)
         loss = (recon + self.beta * kl).mean()
-        if not torch.isfinite(loss):
-            raise InputError(f"vae training loss became {float(loss.detach())}: lower the learning rate (--lr)")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        update_part(loss, model, optimizer, clip, "vae")
         return loss.detach()
+
+
+def update_part(loss: Tensor, part: torch.nn.Module, optimizer: torch.optim.Optimizer, clip: float, label: str) -> None:
+    """Backpropagate ``loss`` and update only ``part`` (other parameters' gradients are dropped):
+    one update of a loss that runs its own steps (``label`` names it in the error on a
+    non-finite loss)."""
+    if not torch.isfinite(loss):
+        raise InputError(f"{label} training loss became {float(loss.detach())}: lower the learning rate (--lr)")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    owned = {id(q) for q in part.parameters()}
+    for group in optimizer.param_groups:
+        for q in group["params"]:
+            if id(q) not in owned:
+                q.grad = None
+    if clip:
+        torch.nn.utils.clip_grad_norm_(part.parameters(), clip)
+    optimizer.step()
 
 
 LOSSES = ("supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective", "distill", "vae")
