@@ -107,7 +107,8 @@ def cmd_solve(args) -> int:
         print(f"{m['problem']} {m['method']}: {found}; {m['seconds']:.3g} s -> {args.out}")
         return 0
     dtype = torch.float64 if args.double else torch.float32
-    _print_metrics(solve_job(problem, args.method or problem.default_method, params, args.n, args.seed, args.out, dtype,
+    n = args.n if args.n is not None else min(8, problem.truths or 8)
+    _print_metrics(solve_job(problem, args.method or problem.default_method, params, n, args.seed, args.out, dtype,
                                args.device), args.out)
     return 0
 
@@ -272,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("problem", help="problem name (see 'inverselab list')")
     p.add_argument("--method", help="fbp, tikhonov, tv, tv-admm, wavelet, fwi, baseline; pinn, adjoint, ... for "
                    "estimation problems (default: the problem's own; see 'inverselab list -v')")
-    p.add_argument("--n", type=int, default=8, help="number of samples")
+    p.add_argument("--n", type=int, help="number of samples (default 8, or fewer where the problem has fewer "
+                   "distinct truths: 1 for fwi-marmousi)")
     p.add_argument("--seed", type=int, default=0, help="seed of the truths (noise uses seed + 1)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides, e.g. views=60")
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="method hyper-parameters, e.g. lam=0.01")

@@ -101,6 +101,16 @@ def test_marmousi_truth_and_start_from_shared_data():
     assert torch.equal(truth[:, :10], start[:, :10])  # the same water layer, kept fixed by FWI
 
 
+def test_cli_solve_of_the_one_marmousi_model_inverts_it_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("INVERSELAB_DATA", str(data_file("seismic", "cp_true.mat").parent.parent))
+    out = tmp_path / "marmousi"
+    args = ["solve", "fwi-marmousi", "--set", "shots=2", "record=0.5", "--param", "iters_per_band=1",
+            "frequencies=none", "shots_per_batch=none", "--out", str(out)]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 1 and len(metrics["per_sample"]["rel_error"]) == 1  # not 8 copies of one inversion
+
+
 def test_cli_solve_train_evaluate_on_a_family(tmp_path, capsys):
     solve = tmp_path / "fwi"
     assert main(["solve", "fwi-flat", "--n", "1", "--param", "iters_per_band=2", "--out", str(solve)]) == 0

@@ -44,6 +44,9 @@ class Problem:
     value_range : (float, float), optional
         Bounds of the ground-truth values where the physics fixes them (e.g. velocities in
         m/s), for methods that constrain their output (FWI bounds, a network's output map).
+    truths : int, optional
+        Number of distinct ground truths the sampler gives (e.g. 1 for a fixed real model);
+        None: unlimited. ``inverselab solve`` reconstructs no more than this many by default.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Problem:
     default_method: str = "tv"
     data_range: float = 1.0
     value_range: tuple[float, float] | None = None
+    truths: int | None = None
 
     metrics = ("psnr", "ssim", "rel_error")
 

@@ -166,4 +166,5 @@ def fwi_marmousi(
         default_method="fwi",
         data_range=4000.0,
         value_range=MARMOUSI_RANGE,
+        truths=1,
     )
