@@ -100,3 +100,39 @@ def test_demo_compares_classical_and_learned_and_writes_the_report(tmp_path, cap
     for method in ("fbp", "tv", "unet", "lpd"):
         assert f"\n{method} " in out
     assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+
+
+def test_average_of_kept_checkpoints_is_a_run_that_evaluates(tmp_path, capsys):
+    run = tmp_path / "lpd"
+    tiny = [*TINY[:4], "3", "--steps-per-epoch", "2", "--batch-size", "2", "--n", "2", "--keep", "0"]
+    assert main(["train", "ct-parallel", "--model", "lpd", *PROBLEM, *tiny, "--out", str(run)]) == 0
+    kept = sorted((run / "checkpoints").glob("step-*.json"))
+    assert len(kept) == 3  # --keep 0 keeps every epoch's checkpoint
+    avg = tmp_path / "swa"
+    assert main(["average", str(run), "--from-step", "4", "--out", str(avg)]) == 0
+    assert "averaged 2 checkpoints (steps 4-6)" in capsys.readouterr().out
+    assert read_toml(avg / "config.toml")["average"]["steps"] == [4, 6]
+    from inverselab.training import load_weights
+    from inverselab.training.checkpoint import read_checkpoint
+
+    mean = load_weights(avg / "model.safetensors")
+    parts = [read_checkpoint(r)[1] for r in kept[1:]]
+    for name, value in mean.items():
+        torch.testing.assert_close(value, (parts[0][f"model/{name}"] + parts[1][f"model/{name}"]) / 2)
+    assert main(["evaluate", str(avg), "--n", "2"]) == 0
+    assert json.loads((avg / "metrics.json").read_text())["method"] == "lpd"
+
+
+def test_average_refuses_a_run_without_kept_checkpoints_and_altered_ones(lpd_run, tmp_path, capsys):
+    assert main(["average", str(lpd_run), "--from-step", "99", "--out", str(tmp_path / "a")]) == 2
+    assert "train with --keep 0" in capsys.readouterr().err
+    record = sorted((lpd_run / "checkpoints").glob("step-*.json"))[-1]
+    copy = tmp_path / "run"
+    (copy / "checkpoints").mkdir(parents=True)
+    (copy / "config.toml").write_bytes((lpd_run / "config.toml").read_bytes())
+    (copy / "checkpoints" / record.name).write_bytes(record.read_bytes())
+    tensors = record.with_suffix(".safetensors").read_bytes()
+    (copy / "checkpoints" / record.with_suffix(".safetensors").name).write_bytes(tensors[:-1] + bytes([tensors[-1] ^ 0xFF]))
+    assert main(["average", str(copy), "--last", "1", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "does not match its record" in err and len(err.strip().splitlines()) == 1

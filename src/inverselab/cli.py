@@ -115,7 +115,7 @@ def cmd_solve(args) -> int:
 
 def _training_settings(args) -> dict:
     settings = {"batch_size": args.batch_size, "lr": args.lr, "steps_per_epoch": args.steps_per_epoch,
-                "seed": args.seed, "checkpoint_every": args.checkpoint_every}
+                "seed": args.seed, "checkpoint_every": args.checkpoint_every, "keep": args.keep}
     return {k: v for k, v in settings.items() if v is not None}
 
 
@@ -183,6 +183,15 @@ def cmd_evaluate(args) -> int:
     metrics = evaluate_job(args.run, n=args.n, seed=args.seed, overrides=_pairs(args.set, "--set", parse=False),
                            batch_size=args.batch_size, out=args.out, device=args.device)
     _print_metrics(metrics, args.out or args.run)
+    return 0
+
+
+def cmd_average(args) -> int:
+    from .jobs import average_job
+
+    info = average_job(args.run, args.out, last=args.last, from_step=args.from_step)
+    steps = info["steps"]
+    print(f"averaged {len(steps)} checkpoints (steps {steps[0]}-{steps[-1]}) of {args.run} -> {args.out}")
     return 0
 
 
@@ -323,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
+    p.add_argument("--keep", type=int, help="checkpoints kept on disk (default 2; 0 keeps all, for 'inverselab average')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n", type=int, default=32, help="held-out samples scored after training")
     p.add_argument("--out", required=True, help="run directory")
@@ -341,6 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "('train --ensemble K'), or a generator's samples; writes uq-KIND.json and figures")
     p.add_argument("--samples", type=int, default=32, help="--uq dropout/samples: draws per measurement")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("average", help="average the weights of a run's last checkpoints into a new run (SWA)")
+    p.add_argument("run", help="training run directory (trained with --keep 0 or a large --keep)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--last", type=int, metavar="K", help="the K latest checkpoints")
+    which.add_argument("--from-step", type=int, metavar="S", help="every checkpoint from step S on")
+    p.add_argument("--out", required=True, help="new run directory (score it with 'inverselab evaluate')")
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("stability", help="noise sweep, worst-case perturbations and Lipschitz constants of a trained "
                                          "network beside the baseline and TV")

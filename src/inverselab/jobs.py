@@ -228,6 +228,50 @@ def _warm_start(model: torch.nn.Module, run: Path) -> None:
         load_weights(weights, model)
 
 
+def average_job(run: str | Path, out: str | Path, last: int | None = None, from_step: int | None = None) -> dict:
+    """Average the weights of a run's kept checkpoints into a new run ``out`` (stochastic
+    weight averaging after the fact): the ``last`` latest, or all from step ``from_step`` on.
+
+    ``out`` gets the run's ``config.toml`` with an ``[average]`` table (source run and steps),
+    its ``training.json`` and the averaged ``model.safetensors``; score it with
+    ``inverselab evaluate``. Returns the ``[average]`` table.
+    """
+    import json
+    import shutil
+
+    from .runs import write_atomic
+    from .training.checkpoint import average_weights, safetensors_bytes
+
+    run, out = Path(run), Path(out)
+    if (last is None) == (from_step is None):
+        raise InputError("give either last (the number of latest checkpoints) or from_step")
+    if last is not None and last < 1:
+        raise InputError(f"last must be >= 1, got {last}")
+    if not (run / "config.toml").is_file():
+        raise InputError(f"{run} is not a training run (no config.toml)")
+    if out.resolve() == run.resolve():
+        raise InputError("--out must be a new run directory, not the run itself")
+    records = []
+    for path in (run / "checkpoints").glob("step-*.json"):
+        try:
+            records.append((int(json.loads(path.read_text())["step"]), path))
+        except (ValueError, KeyError, TypeError, OSError):
+            raise InputError(f"{path} is not a readable checkpoint record; delete it") from None
+    records.sort()
+    chosen = records[-last:] if last is not None else [r for r in records if r[0] >= from_step]
+    if not chosen:
+        raise InputError(f"{run}/checkpoints holds no checkpoints {'at all' if last else f'from step {from_step}'}: "
+                         "train with --keep 0 to keep every checkpoint")
+    weights = average_weights([path for _, path in chosen])
+    config = read_toml(run / "config.toml")
+    config["average"] = {"run": str(run), "steps": [step for step, _ in chosen]}
+    write_toml_atomic(out / "config.toml", config)
+    if (run / "training.json").is_file():
+        shutil.copyfile(run / "training.json", out / "training.json")
+    write_atomic(out / "model.safetensors", safetensors_bytes(weights, {"format": "inverselab-weights/1"}))
+    return config["average"]
+
+
 def _toml_view(value: Any) -> Any:
     """How a value reads back from config.toml (None dropped, tuples as lists)."""
     from .runs import _toml_ready, plain

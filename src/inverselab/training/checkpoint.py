@@ -28,7 +28,8 @@ from ..runs import write_atomic, write_json_atomic
 
 Tensor = torch.Tensor
 
-__all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "save_weights", "load_weights", "FORMAT"]
+__all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "read_checkpoint", "average_weights", "latest_checkpoint",
+           "save_weights", "load_weights", "FORMAT"]
 
 FORMAT = "inverselab-checkpoint/1"
 
@@ -155,14 +156,14 @@ def latest_checkpoint(directory: str | Path) -> Path | None:
     return best
 
 
-def load_checkpoint(record: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
-    """Restore a checkpoint written by :func:`save_checkpoint`; returns its JSON record.
+def read_checkpoint(record: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The JSON record and the tensors of a checkpoint written by :func:`save_checkpoint`,
+    after checking the record's format and the tensor file's hash.
 
     Raises
     ------
     InputError
-        Unreadable record, missing or truncated tensor file, hash mismatch, or weights that do
-        not fit ``model``.
+        Unreadable record, missing or truncated tensor file, or hash mismatch.
     """
     record = Path(record)
     try:
@@ -177,7 +178,45 @@ def load_checkpoint(record: str | Path, model: nn.Module, optimizer: torch.optim
     data = tensor_path.read_bytes()
     if _sha256(data) != meta["sha256"]:
         raise InputError(f"checkpoint {tensor_path} does not match its record (truncated or altered); delete both files to resume from an earlier one")
-    tensors = _parse_tensors(data, tensor_path)
+    return meta, _parse_tensors(data, tensor_path)
+
+
+def average_weights(records: list[str | Path]) -> dict[str, Tensor]:
+    """The mean of the model weights of several checkpoints (of one run), as a ``state_dict``.
+
+    Averaging the weights visited late in training (stochastic weight averaging, Izmailov et
+    al. 2018) lands nearer the centre of the flat region the optimiser wanders in, which
+    usually generalises better than the last iterate. Floating-point tensors are averaged in
+    float64 and returned in their own precision; other tensors (counters) come from the last
+    record.
+    """
+    if not records:
+        raise InputError("no checkpoints to average: train with --keep 0 (keep all) or a larger --keep")
+    sums: dict[str, Tensor] = {}
+    for record in records:
+        _, tensors = read_checkpoint(record)
+        weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
+        if sums and set(weights) != set(sums):
+            raise InputError(f"checkpoint {record} holds other weights than {records[0]}: not from the same run")
+        for k, v in weights.items():
+            if v.is_floating_point():
+                sums[k] = sums[k] + v.double() if k in sums else v.double()
+            else:
+                sums[k] = v
+    return {k: (v / len(records)).to(weights[k].dtype) if weights[k].is_floating_point() else v for k, v in sums.items()}
+
+
+def load_checkpoint(record: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any]:
+    """Restore a checkpoint written by :func:`save_checkpoint`; returns its JSON record.
+
+    Raises
+    ------
+    InputError
+        Unreadable record, missing or truncated tensor file, hash mismatch, or weights that do
+        not fit ``model``.
+    """
+    meta, tensors = read_checkpoint(record)
+    tensor_path = Path(record).parent / meta["tensors"]
     _load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, tensor_path)
     if optimizer is not None:
         opt_meta = meta["optimizer"]

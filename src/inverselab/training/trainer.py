@@ -57,7 +57,8 @@ class TrainingConfig:
     checkpoint_every : int
         Also checkpoint every this many steps (0: only at the end of each epoch).
     keep : int
-        Checkpoints kept on disk.
+        Checkpoints kept on disk (0: all, e.g. to average them afterwards with
+        :func:`~inverselab.training.checkpoint.average_weights`).
     """
 
     batch_size: int = 8
@@ -72,9 +73,11 @@ class TrainingConfig:
     keep: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "steps_per_epoch", "val_size", "keep"):
+        for name in ("batch_size", "steps_per_epoch", "val_size"):
             if int(getattr(self, name)) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if int(self.keep) < 0:
+            raise InputError(f"keep must be >= 0 (0 keeps every checkpoint), got {self.keep}")
         for name in ("lr", "weight_decay", "clip", "warmup_steps", "checkpoint_every"):
             if not getattr(self, name) >= 0:
                 raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -257,7 +260,7 @@ class Trainer:
         state = {"step": self.step, "elapsed": self.elapsed, "history": self.history, "training": asdict(self.config)}
         save_checkpoint(directory, f"step-{self.step:08d}", self.net, self.optimizer, state)
         records = sorted(directory.glob("step-*.json"))
-        for old in records[: -self.config.keep]:
+        for old in records[: -self.config.keep] if self.config.keep else ():
             old.unlink(missing_ok=True)
             old.with_suffix(".safetensors").unlink(missing_ok=True)
 
