@@ -41,7 +41,7 @@ import torch
 from _common import save
 from inverselab.jobs import train_job
 from inverselab.methods import make_method
-from inverselab.models import load_run
+from inverselab.models import Symmetrized, load_run
 from inverselab.problems import make_problem
 from inverselab.problems.base import Problem
 from inverselab.training import generate_hdf5
@@ -76,8 +76,11 @@ def training_info(run: Path) -> dict:
             "val_psnr_curve": [(h["seconds"], h["val_psnr"]) for h in history]}
 
 
-def learned(run: Path) -> tuple[Callable, dict]:
+def learned(run: Path, symmetrize: bool = False) -> tuple[Callable, dict]:
+    """The run's network (averaged over the problem's exact symmetries with ``symmetrize``)."""
     trained = load_run(run)
+    if symmetrize:
+        trained.network = Symmetrized(trained.network, trained.problem.symmetries)
     return (lambda y: trained.reconstruct(y)[0]), training_info(run)
 
 
@@ -195,9 +198,11 @@ def part_radio(args) -> None:
                 "clean": per_image(problem, classical(problem, "clean"), y, x),
                 "l1": per_image(problem, classical(problem, "l1", lam=lam_l1), y, x),
                 "tv": per_image(problem, classical(problem, "tv", lam=lam_tv), y, x)}
-        fn, info = learned(train(problem, f"radio_{sky}", "unet", args.minutes_unet, options={"width": 16, "depth": 3},
-                                 training={"batch_size": 32, "steps_per_epoch": 200}))
-        rows["unet"] = per_image(problem, fn, y, x) | info
+        run = train(problem, f"radio_{sky}", "unet", args.minutes_unet, options={"width": 16, "depth": 3},
+                    training={"batch_size": 32, "steps_per_epoch": 200})
+        for name, symmetrize in (("unet", False), ("unet, half-turn average", True)):
+            fn, info = learned(run, symmetrize)
+            rows[name] = per_image(problem, fn, y, x) | info
         report(f"radio_{sky}", {"problem": problem.config, "l1_lam": lam_l1, "l1_sweep": sweep_l1, "tv_lam": lam_tv,
                                 "tv_sweep": sweep_tv, "n_test": N_TEST,
                                 "visibilities": problem.operator.range_shape[0]}, rows, "clean")

@@ -136,3 +136,21 @@ def test_average_refuses_a_run_without_kept_checkpoints_and_altered_ones(lpd_run
     assert main(["average", str(copy), "--last", "1", "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
     assert "does not match its record" in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_symmetrize_needs_a_problem_with_symmetries(lpd_run, tmp_path, capsys):
+    assert main(["evaluate", str(lpd_run), "--n", "2", "--symmetrize", "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "no exact symmetries" in err and len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_symmetrize_averages_a_radio_unet_over_the_half_turn(tmp_path):
+    run = tmp_path / "radio"
+    tiny = ["--option", "width=4", "depth=2", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--n", "2"]
+    assert main(["train", "radio", "--set", "size=16", "antennas=8", "--model", "unet", *tiny, "--out", str(run)]) == 0
+    plain, averaged = tmp_path / "plain", tmp_path / "averaged"
+    assert main(["evaluate", str(run), "--n", "3", "--out", str(plain)]) == 0
+    assert main(["evaluate", str(run), "--n", "3", "--symmetrize", "--out", str(averaged)]) == 0
+    a, b = (json.loads((d / "metrics.json").read_text()) for d in (plain, averaged))
+    assert b["config"]["symmetrized"] == ["half turn"] and a["config"]["symmetrized"] == []
+    assert a["per_sample"]["psnr"] != b["per_sample"]["psnr"]  # a trained U-Net is not exactly equivariant

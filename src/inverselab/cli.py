@@ -172,8 +172,8 @@ def cmd_evaluate(args) -> int:
     from .jobs import evaluate_job, uq_job
 
     if args.uq:
-        if args.set:
-            raise _UsageError("--uq scores the problem the network was trained on; drop --set")
+        if args.set or args.symmetrize:
+            raise _UsageError("--uq scores the network as trained, on its own problem; drop --set and --symmetrize")
         m = uq_job(args.run, args.uq, n=args.n, seed=args.seed, samples=args.samples, out=args.out, device=args.device)
         raw, cal = m["raw"], m["calibrated"]
         print(f"{m['problem']} {m['model']}: 90% coverage {raw['coverage_90']:.1%} (width {raw['width_90']:.4g}), "
@@ -181,7 +181,7 @@ def cmd_evaluate(args) -> int:
               f"PSNR of the mean {m['psnr_of_mean']:.2f} dB -> {args.out or args.run}")
         return 0
     metrics = evaluate_job(args.run, n=args.n, seed=args.seed, overrides=_pairs(args.set, "--set", parse=False),
-                           batch_size=args.batch_size, out=args.out, device=args.device)
+                           batch_size=args.batch_size, out=args.out, device=args.device, symmetrize=args.symmetrize)
     _print_metrics(metrics, args.out or args.run)
     return 0
 
@@ -345,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="evaluate on a changed problem, e.g. noise=0.1")
     p.add_argument("--batch-size", type=int, default=1, help="images per network call (timing is per image)")
     p.add_argument("--device", help="where the network runs (default: cuda when available, else cpu)")
+    p.add_argument("--symmetrize", action="store_true",
+                   help="average the network over the problem's exact symmetries (radio: the half turn); one "
+                        "network call per symmetry")
     p.add_argument("--out", help="where to write metrics.json and figures (default: the run)")
     p.add_argument("--uq", choices=["dropout", "ensemble", "samples"],
                    help="predictive uncertainty and its calibration instead: MC dropout, the ensemble RUN/member-* "

@@ -280,12 +280,13 @@ def _toml_view(value: Any) -> Any:
 
 
 def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict | None = None, batch_size: int = 1,
-                 out: str | Path | None = None, device: str | None = None) -> dict:
+                 out: str | Path | None = None, device: str | None = None, symmetrize: bool = False) -> dict:
     """Score the network of a training run on ``n`` held-out samples; writes ``metrics.json``
     (the schema of :func:`solve_job`, with ``method`` the model name, plus the throughput in
     images per second at ``batch_size``) in ``out`` (default the run directory). The network
-    runs on ``device`` (default CUDA when available)."""
-    from .models import load_run
+    runs on ``device`` (default CUDA when available); ``symmetrize`` averages it over the
+    problem's exact symmetries (:class:`~inverselab.models.Symmetrized`)."""
+    from .models import Symmetrized, load_run
 
     run = Path(run)
     if batch_size < 1:
@@ -293,6 +294,8 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     trained = load_run(run, overrides, device=device)
     problem = trained.problem
+    if symmetrize:
+        trained.network = Symmetrized(trained.network, problem.symmetries)
     x, y = test_pairs(problem, n, seed)
     trained.reconstruct(y[:batch_size])  # warm-up: first calls build operator caches
     start = time.perf_counter()
@@ -300,7 +303,8 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     seconds = time.perf_counter() - start
     out = Path(out) if out is not None else run
     config = {"problem": problem.config, "method": {"name": trained.name, **trained.options}, "n": n, "seed": seed,
-              "run": str(run), "batch_size": batch_size, "device": device, "dtype": "float32", "versions": versions()}
+              "run": str(run), "batch_size": batch_size, "device": device, "dtype": "float32", "versions": versions(),
+              "symmetrized": [sym.name for sym in problem.symmetries] if symmetrize else []}
     training = run / "training.json"
     extra = {"training_run": str(run), "images_per_second": n / seconds}
     if training.is_file():

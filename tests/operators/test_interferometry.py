@@ -117,3 +117,37 @@ def test_training_skies_are_turned_and_flipped_test_skies_are_not(monkeypatch):
 
     assert corners("test") == {3}  # bottom right, as cropped
     assert corners("train") == {0, 1, 2, 3}  # all four turns occur
+
+
+@pytest.mark.parametrize("size", [16, 17])
+@pytest.mark.parametrize("method", ["exact", "nufft"])
+def test_half_turn_of_the_sky_is_an_exact_symmetry_of_the_visibilities(uv, size, method):
+    op = Interferometer(size, uv, _pixel(uv), method=method)
+    x = torch.rand(2, 1, size, size, dtype=torch.float64)
+    turned, expected = op(x.flip(-2, -1)), op.half_turn(op(x))
+    tol = 1e-12 if method == "exact" else 1e-4
+    assert float((turned - expected).abs().norm() / expected.abs().norm()) < tol
+    assert float((x.flip(-2, -1) - x).norm()) > 1  # not a trivial identity
+    y = op(x)
+    assert torch.allclose(op.half_turn(op.half_turn(y)), y)  # an involution
+
+
+def test_symmetrized_network_averages_over_the_half_turn():
+    from inverselab.models import Symmetrized
+
+    problem = il.make_problem("radio", size=16, antennas=8, method="exact")
+    (sym,) = problem.symmetries
+    y = problem.simulate(problem.sample_truth(3, seed=1), seed=2)
+    # the dirty image commutes with the half turn, so averaging over it changes nothing
+    dirty = lambda v: problem.baseline_fn(v).float()  # noqa: E731
+    net = torch.nn.Module()
+    net.forward = dirty
+    torch.testing.assert_close(Symmetrized(net, problem.symmetries)(y), dirty(y), rtol=1e-5, atol=1e-6)
+    # a network that is not equivariant (a fixed offset pattern) is replaced by its average
+    pattern = torch.arange(256.0).reshape(1, 1, 16, 16) / 256
+    biased = torch.nn.Module()
+    biased.forward = lambda v: dirty(v) + pattern
+    torch.testing.assert_close(Symmetrized(biased, problem.symmetries)(y),
+                               dirty(y) + (pattern + pattern.flip(-2, -1)) / 2, rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="no exact symmetries"):
+        Symmetrized(net, il.make_problem("deblur").symmetries)

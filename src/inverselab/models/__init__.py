@@ -10,6 +10,7 @@ from .generative import VAE
 from .inversionnet import InversionNet
 from .layers import from_channels, to_channels
 from .registry import MODELS, build_model, model_options
+from .symmetry import Symmetrized
 from .tracewise import TraceNet
 from .trained import TrainedModel, load_run
 from .unet import PostProcessing, UNet
@@ -23,6 +24,7 @@ __all__ = [
     "LearnedGradientDescent",
     "LearnedPrimalDual",
     "PostProcessing",
+    "Symmetrized",
     "TraceNet",
     "TrainedModel",
     "UNet",

@@ -142,6 +142,26 @@ class Interferometer(LinearOperator):
         image = image.roll((self.size // 2, self.size // 2), (-2, -1))[:, : self.size, : self.size]
         return (image / self.correction.to(device=y.device, dtype=real))[:, None]
 
+    def half_turn(self, visibilities: Tensor) -> Tensor:
+        """Visibilities of the sky turned by half a turn, ``x.flip(-2, -1)``, from those of a real
+        sky ``x``: ``conj(V)``, times the phase of the one-pixel shift between the turn's centre
+        ``(n - 1) / 2`` and the phase centre ``n // 2`` when ``n`` is even. Complex Gaussian
+        noise keeps its law under this map, so it is an exact symmetry of the measurements.
+
+        Parameters
+        ----------
+        visibilities : Tensor
+            ``(B, M)`` complex.
+
+        Returns
+        -------
+        Tensor
+            ``(B, M)`` complex.
+        """
+        shift = self.size - 1 - 2 * (self.size // 2)  # -1 for even sizes, 0 for odd
+        angle = -shift * self.omega.sum(0).to(visibilities.device)
+        return visibilities.conj() * torch.polar(torch.ones_like(angle), angle).to(visibilities.dtype)
+
     def dirty(self, visibilities: Tensor) -> Tensor:
         """Naturally weighted dirty image ``A^T V / M`` ``(B, 1, n, n)``."""
         return self.adjoint(visibilities) / self.range_shape[0]

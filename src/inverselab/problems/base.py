@@ -14,7 +14,28 @@ from ..operators.base import Operator
 
 Tensor = torch.Tensor
 
-__all__ = ["Problem"]
+__all__ = ["Problem", "Symmetry"]
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """An exact symmetry of a problem: ``F(image(x)) = measurement(F(x))`` for every truth ``x``,
+    the noise keeps its law under ``measurement``, and ``image`` is its own inverse (a
+    half turn, a mirror).
+
+    Attributes
+    ----------
+    name : str
+        What it is, e.g. "half turn".
+    measurement : callable
+        ``y -> y'`` on measurements ``(B, *range_shape)``.
+    image : callable
+        ``x -> x'`` on images ``(B, *domain_shape)``; an involution.
+    """
+
+    name: str
+    measurement: Callable[[Tensor], Tensor]
+    image: Callable[[Tensor], Tensor]
 
 
 @dataclass(eq=False)
@@ -47,6 +68,9 @@ class Problem:
     truths : int, optional
         Number of distinct ground truths the sampler gives (e.g. 1 for a fixed real model);
         None: unlimited. ``inverselab solve`` reconstructs no more than this many by default.
+    symmetries : tuple of Symmetry
+        Exact symmetries of the forward model and the noise (e.g. the half turn of a radio
+        sky), over which a reconstruction can be averaged (``evaluate --symmetrize``).
     """
 
     name: str
@@ -60,6 +84,7 @@ class Problem:
     data_range: float = 1.0
     value_range: tuple[float, float] | None = None
     truths: int | None = None
+    symmetries: tuple[Symmetry, ...] = ()
 
     metrics = ("psnr", "ssim", "rel_error")
 

@@ -18,7 +18,7 @@ from ..errors import check_choice, check_count, check_nonnegative
 from ..noise import GaussianNoise
 from ..operators.interferometry import Interferometer, random_array, uv_coverage
 from ..solvers.clean import clean_beam
-from .base import Problem
+from .base import Problem, Symmetry
 from .registry import register
 
 Tensor = torch.Tensor
@@ -57,4 +57,5 @@ def radio(size: int = 64, antennas: int = 27, hours: float = 0.0, snapshots: int
             "tv": {"lam": 10.0, "iters": 300, "bounds": (0.0, None)},
         },
         default_method="clean",
+        symmetries=(Symmetry("half turn", op.half_turn, lambda x: x.flip(-2, -1)),),
     )

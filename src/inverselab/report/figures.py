@@ -59,11 +59,14 @@ def save_image(path: str | Path, image: Tensor, title: str = "", vmin=None, vmax
 
 def save_measurement(path: str | Path, y: Tensor, title: str = "measurement") -> Path:
     """Save the first measurement of a batch: an image (sinogram; log-magnitude k-space for
-    complex data) or a line plot for vector data."""
+    complex data) or a line plot for vector data (the amplitude of complex vectors)."""
     plt = pyplot()
     a = y.detach().cpu()[0]
     fig, ax = plt.subplots(figsize=(5, 4))
     if a.ndim == 1:
+        if a.is_complex():  # visibilities
+            a = a.abs()
+            title += " (amplitude)"
         ax.plot(a.numpy(), lw=0.5)
         ax.set_xlabel("measurement index")
     else:
