@@ -65,7 +65,32 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="where deepwave runs, e.g. cuda")
     p.add_argument("--time", type=int, default=0, help="only time this many iterations (no files written)")
     p.add_argument("--name", default="fwi_marmousi")
+    p.add_argument("--from-run", metavar="RUN",
+                   help="write the JSON and figure of a finished 'inverselab solve fwi-marmousi' run instead of inverting")
     return p.parse_args(argv)
+
+
+def from_run(run: Path, v0: torch.Tensor, name: str) -> int:
+    """The JSON summary and figure of a CLI run (its config, model error per iteration, seconds)."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from inverselab.runs import read_toml
+    from inverselab.solvers.fwi import FWIHistory
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    hist = FWIHistory(**metrics["history"])
+    samples = load_file(run / "samples.safetensors")
+    e0, e1 = hist.model_error_initial, hist.model_error[-1]
+    path = save(name, {
+        "config": read_toml(run / "config.toml"), "run": str(run),
+        "model_error_initial": e0, "model_error_final": e1, "error_ratio": e1 / e0, "target_ratio": 0.7,
+        "target_met": e1 / e0 <= 0.7, "seconds_total": metrics["seconds_per_sample"], "history": hist.as_dict(),
+    })
+    figure(samples["truth"][0], v0[0], samples["estimate"][0], hist, RESULTS / f"{name}.png")
+    print(f"model error {e0:.4f} -> {e1:.4f} (ratio {e1 / e0:.3f}); wrote {path} and {path.with_suffix('.png')}")
+    return 0
 
 
 def figure(truth, v0, v, history, path: Path) -> None:
@@ -116,6 +141,8 @@ def main(argv=None) -> int:
         return 0
     truth = read_velocity_model(true_file)[None].to(args.device)
     v0 = read_velocity_model(init_file)[None].to(args.device)
+    if args.from_run:
+        return from_run(Path(args.from_run), v0.cpu(), args.name)
     nz, nx = truth.shape[1:]
     dx = 24.0
     nt = int(round(args.record / args.dt))

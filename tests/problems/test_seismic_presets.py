@@ -116,6 +116,7 @@ def test_cli_solve_train_evaluate_on_a_family(tmp_path, capsys):
     assert main(["solve", "fwi-flat", "--n", "1", "--param", "iters_per_band=2", "--out", str(solve)]) == 0
     metrics = json.loads((solve / "metrics.json").read_text())
     assert metrics["method"] == "fwi" and (solve / "figures" / "estimate.png").is_file()
+    assert (solve / "figures" / "model_error.png").is_file()  # FWI records the model error per iteration
     run = tmp_path / "inet"
     tiny = ["--option", "width=4", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--n", "2"]
     assert main(["train", "fwi-flat", "--model", "inversionnet", *tiny, "--out", str(run)]) == 0

@@ -18,7 +18,7 @@ from ..solvers.history import History
 
 Tensor = torch.Tensor
 
-__all__ = ["save_image", "save_measurement", "save_convergence", "save_comparison", "solve_figures"]
+__all__ = ["save_image", "save_measurement", "save_convergence", "save_model_error", "save_comparison", "solve_figures"]
 
 
 def pyplot():
@@ -103,6 +103,33 @@ def save_convergence(path: str | Path, histories: Mapping[str, History]) -> Path
     return save_figure(fig, path)
 
 
+def save_model_error(path: str | Path, history: History) -> Path | None:
+    """Relative model error ``||x - truth|| / ||truth||`` against iteration for solvers that
+    record it (FWI), with the starting model's error at iteration 0 and grey lines between
+    frequency bands; None if the history has none."""
+    errors = list(getattr(history, "model_error", None) or [])
+    if not errors:
+        return None
+    start = getattr(history, "model_error_initial", None)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    values = errors if start is None else [start, *errors]
+    first = 1 if start is None else 0
+    ax.plot(range(first, first + len(values)), values, lw=1.2)
+    edge = 0
+    for band in getattr(history, "bands", [])[:-1]:
+        edge += band["iterations"]
+        ax.axvline(edge, color="0.6", lw=0.6)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("||x - truth|| / ||truth||")
+    title = f"model error {errors[-1]:.4f}"
+    if start:
+        title += f" (start {start:.4f}, ratio {errors[-1] / start:.3f})"
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
 def save_comparison(path: str | Path, truth: Tensor, estimates: Mapping[str, Tensor], scores: Mapping[str, str]) -> Path:
     """One row of images: truth, then each method's estimate with its score in the title."""
     plt = pyplot()
@@ -122,7 +149,7 @@ def solve_figures(
     folder: str | Path, truth: Tensor, y: Tensor, estimate: Tensor, history: History | None, label: str
 ) -> Sequence[Path]:
     """The standard figures of a solve run: truth, measurement, estimate, error map and (for
-    iterative methods) convergence."""
+    iterative methods) convergence, and the model error per iteration where it was recorded."""
     folder = Path(folder)
     ref = _as_image(truth)
     lo, hi = float(ref.min()), float(ref.max())
@@ -134,7 +161,8 @@ def solve_figures(
         save_image(folder / "error.png", torch.from_numpy(err), f"|{label} - truth|", 0, None, cmap="magma"),
     ]
     if history is not None:
-        conv = save_convergence(folder / "convergence.png", {label: history})
-        if conv is not None:
-            paths.append(conv)
+        for extra in (save_convergence(folder / "convergence.png", {label: history}),
+                      save_model_error(folder / "model_error.png", history)):
+            if extra is not None:
+                paths.append(extra)
     return paths
