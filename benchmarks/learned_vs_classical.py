@@ -12,11 +12,13 @@ Parts (each writes benchmarks/results/learned_<part>.json and prints a markdown 
 * ``deblur``: TV against U-Net on natural images.
 * ``radio``: snapshot radio interferometry, skies of sources and Hubble deep-field crops:
   dirty image, Högbom CLEAN, L1 and TV (lambda tuned on validation skies) and a U-Net (width
-  16, depth 3) on the dirty image. The README's source-sky U-Net trained for 6.3 minutes on
+  16, depth 3) on the dirty image, alone and averaged over the sky's half turn (an exact
+  symmetry; one more network pass). The README's source-sky U-Net trained for 6.3 minutes on
   one H200 GPU (``inverselab train radio --set sky=sources --model unet --option width=16
   depth=3 --minutes 6.3 --batch-size 32 --steps-per-epoch 200``); the Hubble U-Net, on turned
-  and flipped training crops, for 2.4 minutes on the H200 and then 30 on one CPU thread
-  (``--init`` the GPU run, ``--lr 5e-4 --minutes 30``). The runs were copied to
+  and flipped training crops, for 2.4 minutes on the H200, then 30 on one CPU thread
+  (``--init`` the GPU run, ``--lr 5e-4 --minutes 30``), then 100 more (``--init`` that run,
+  ``--lr 3e-4 --minutes 100 --seed 1``). The runs were copied to
   benchmarks/runs/radio_<sky>_unet and this script timed them on the CPU.
 * ``htc``: a U-Net trained on simulated discs with holes in the HTC2022 fan-beam geometry,
   applied to the real ta/tb sinograms; MCC of the Otsu segmentation against TV.

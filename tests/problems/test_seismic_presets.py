@@ -117,6 +117,9 @@ def test_cli_solve_train_evaluate_on_a_family(tmp_path, capsys):
     metrics = json.loads((solve / "metrics.json").read_text())
     assert metrics["method"] == "fwi" and (solve / "figures" / "estimate.png").is_file()
     assert (solve / "figures" / "model_error.png").is_file()  # FWI records the model error per iteration
+    page = tmp_path / "fwi.html"
+    assert main(["report", str(solve), "--out", str(page)]) == 0
+    assert "alt='model_error'" in page.read_text()  # and the report shows it
     run = tmp_path / "inet"
     tiny = ["--option", "width=4", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--n", "2"]
     assert main(["train", "fwi-flat", "--model", "inversionnet", *tiny, "--out", str(run)]) == 0

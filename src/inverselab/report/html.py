@@ -203,12 +203,22 @@ def _uq_section(runs: list[RunSummary]) -> list[str]:
     return ["<h2>Uncertainty</h2>", table, *images]
 
 
-def _run_figures(run: RunSummary) -> str:
-    """The run's own figures (fields, loss terms, unknowns over time), embedded."""
+# figures of reconstruction runs that the report shows in its own tables and grids
+_SHOWN_ELSEWHERE = {"truth", "measurement", "estimate", "error", "convergence", "stability"}
+
+
+def _run_figures(run: RunSummary, extra_only: bool = False) -> str:
+    """The run's own figures (fields, loss terms, unknowns over time), embedded; with
+    ``extra_only`` only those the report does not already show (e.g. FWI's model error per
+    iteration), and "" when there are none."""
     images = []
     for png in sorted((run.path / "figures").glob("*.png")):
+        if extra_only and (png.stem in _SHOWN_ELSEWHERE or png.stem.startswith("uq-")):
+            continue
         data = base64.b64encode(png.read_bytes()).decode()
         images.append(f"<img alt='{html.escape(png.stem)}' src='data:image/png;base64,{data}'>")
+    if extra_only and not images:
+        return ""
     return f"<h3>{html.escape(run.label)}</h3>" + "".join(images)
 
 
@@ -243,6 +253,9 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "inversel
         curves = _curves(reconstruction)
         if curves:
             parts += ["<h2>Training</h2>", f"<img alt='training curves' src='{curves}'>"]
+        extra = [f for f in (_run_figures(s, extra_only=True) for s in reconstruction) if f]
+        if extra:
+            parts += ["<h2>Solver diagnostics</h2>", *extra]
     if estimation:
         parts += ["<h2>Parameter and field estimation</h2>", _estimation_table(estimation),
                   *[_run_figures(s) for s in estimation]]
