@@ -236,11 +236,9 @@ def average_job(run: str | Path, out: str | Path, last: int | None = None, from_
     its ``training.json`` and the averaged ``model.safetensors``; score it with
     ``inverselab evaluate``. Returns the ``[average]`` table.
     """
-    import json
     import shutil
 
-    from .runs import write_atomic
-    from .training.checkpoint import average_weights, safetensors_bytes
+    from .training.checkpoint import average_weights, checkpoint_records, save_weights
 
     run, out = Path(run), Path(out)
     if (last is None) == (from_step is None):
@@ -251,13 +249,7 @@ def average_job(run: str | Path, out: str | Path, last: int | None = None, from_
         raise InputError(f"{run} is not a training run (no config.toml)")
     if out.resolve() == run.resolve():
         raise InputError("--out must be a new run directory, not the run itself")
-    records = []
-    for path in (run / "checkpoints").glob("step-*.json"):
-        try:
-            records.append((int(json.loads(path.read_text())["step"]), path))
-        except (ValueError, KeyError, TypeError, OSError):
-            raise InputError(f"{path} is not a readable checkpoint record; delete it") from None
-    records.sort()
+    records = checkpoint_records(run / "checkpoints")
     chosen = records[-last:] if last is not None else [r for r in records if r[0] >= from_step]
     if not chosen:
         raise InputError(f"{run}/checkpoints holds no checkpoints {'at all' if last else f'from step {from_step}'}: "
@@ -268,7 +260,7 @@ def average_job(run: str | Path, out: str | Path, last: int | None = None, from_
     write_toml_atomic(out / "config.toml", config)
     if (run / "training.json").is_file():
         shutil.copyfile(run / "training.json", out / "training.json")
-    write_atomic(out / "model.safetensors", safetensors_bytes(weights, {"format": "inverselab-weights/1"}))
+    save_weights(out / "model.safetensors", weights)
     return config["average"]
 
 

@@ -28,7 +28,8 @@ from ..runs import write_atomic, write_json_atomic
 
 Tensor = torch.Tensor
 
-__all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "read_checkpoint", "average_weights", "latest_checkpoint",
+__all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "read_checkpoint", "average_weights", "checkpoint_records",
+           "latest_checkpoint",
            "save_weights", "load_weights", "FORMAT"]
 
 FORMAT = "inverselab-checkpoint/1"
@@ -55,9 +56,11 @@ def _parse_tensors(data: bytes, path: Path) -> dict[str, Tensor]:
         raise InputError(f"{path} is not a valid safetensors file ({exc}); it may be truncated or corrupt") from None
 
 
-def save_weights(path: str | Path, model: nn.Module) -> Path:
-    """Write a model's weights (its ``state_dict``) as one safetensors file, atomically."""
-    return write_atomic(path, safetensors_bytes(model.state_dict(), {"format": "inverselab-weights/1"}))
+def save_weights(path: str | Path, model: nn.Module | dict[str, Tensor]) -> Path:
+    """Write a model's weights (its ``state_dict``, or a ``state_dict`` given directly) as one
+    safetensors file, atomically."""
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    return write_atomic(path, safetensors_bytes(state, {"format": "inverselab-weights/1"}))
 
 
 def load_weights(path: str | Path, model: nn.Module | None = None) -> dict[str, Tensor]:
@@ -143,17 +146,26 @@ def save_checkpoint(
     return write_json_atomic(directory / f"{name}.json", record)
 
 
-def latest_checkpoint(directory: str | Path) -> Path | None:
-    """The JSON record with the highest ``step`` in ``directory``, or None if there is none."""
-    best, best_step = None, -1
+def checkpoint_records(directory: str | Path) -> list[tuple[int, Path]]:
+    """``(step, JSON record)`` of every readable checkpoint in ``directory``, by step."""
+    records = []
     for path in Path(directory).glob("*.json"):
         try:
-            step = int(json.loads(path.read_text()).get("step", -1))
-        except (ValueError, OSError, AttributeError):
+            records.append((int(json.loads(path.read_text()).get("step", -1)), path))
+        except (ValueError, OSError, AttributeError, TypeError):
             continue
-        if step > best_step:
-            best, best_step = path, step
-    return best
+    return sorted(r for r in records if r[0] >= 0)
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    """The JSON record with the highest ``step`` in ``directory``, or None if there is none."""
+    records = checkpoint_records(directory)
+    return records[-1][1] if records else None
+
+
+def _model_weights(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The model's ``state_dict`` inside a checkpoint's tensors."""
+    return {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
 
 
 def read_checkpoint(record: str | Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
@@ -195,7 +207,7 @@ def average_weights(records: list[str | Path]) -> dict[str, Tensor]:
     sums: dict[str, Tensor] = {}
     for record in records:
         _, tensors = read_checkpoint(record)
-        weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}
+        weights = _model_weights(tensors)
         if sums and set(weights) != set(sums):
             raise InputError(f"checkpoint {record} holds other weights than {records[0]}: not from the same run")
         for k, v in weights.items():
@@ -217,7 +229,7 @@ def load_checkpoint(record: str | Path, model: nn.Module, optimizer: torch.optim
     """
     meta, tensors = read_checkpoint(record)
     tensor_path = Path(record).parent / meta["tensors"]
-    _load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, tensor_path)
+    _load_state(model, _model_weights(tensors), tensor_path)
     if optimizer is not None:
         opt_meta = meta["optimizer"]
         state: dict[int, dict[str, Any]] = {}
