@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides")
     p.add_argument("--option", nargs="*", metavar="KEY=VALUE", help="model options, e.g. width=16 depth=3 dropout=0.1")
     p.add_argument("--loss-option", nargs="*", metavar="KEY=VALUE",
-                   help="loss parameters, e.g. l1=1 ssim=0.5 (supervised) or property_weight=1000 (property-wgan)")
+                   help="loss parameters, e.g. l1=1 ssim=0.5 weighting=psnr (supervised) or property_weight=1000 (property-wgan)")
     p.add_argument("--data", help="HDF5 cache of training pairs ('inverselab data generate')")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)

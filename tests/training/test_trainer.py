@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -72,6 +74,27 @@ def test_supervised_loss_terms_and_validation(problem):
     assert float(Supervised(l2=0, l1=1)(v + 300.0, v, None, seismic)) == pytest.approx(0.1)
     with pytest.raises(InputError, match="unknown loss"):
         make_loss("perceptual")
+
+
+def test_psnr_weighting_ascends_the_mean_psnr(problem):
+    """The value stays the batch MSE; the gradient is -mean(MSE) ln(10)/10 times that of the
+    mean PSNR over images, whereas plain MSE favours the image with the larger error."""
+    truth = problem.sample_truth(3, seed=1)
+    scale = torch.tensor([0.01, 0.1, 0.3]).view(3, *[1] * (truth.ndim - 1))
+    noise = torch.randn(truth.shape, generator=torch.Generator().manual_seed(0)) * scale
+    estimate = (truth + noise).requires_grad_()
+    loss = Supervised(weighting="psnr")(estimate, truth, None, problem)
+    mse = (estimate - truth).square().flatten(1).mean(1)
+    assert float(loss) == pytest.approx(float(mse.mean()), rel=1e-6)
+    (grad_loss,) = torch.autograd.grad(loss, estimate)
+    mean_psnr = (-10 * torch.log10(mse)).mean()
+    (grad_psnr,) = torch.autograd.grad(mean_psnr, estimate)
+    factor = float(mse.mean()) * math.log(10) / 10
+    torch.testing.assert_close(grad_loss, -factor * grad_psnr, rtol=1e-4, atol=1e-9)
+    (grad_plain,) = torch.autograd.grad(Supervised()(estimate, truth, None, problem), estimate)
+    assert not torch.allclose(grad_plain, grad_loss, rtol=0.1)
+    with pytest.raises(InputError, match="weighting"):
+        Supervised(weighting="ssim")
 
 
 def test_consistency_loss_is_the_tv_objective_per_pixel(problem):
