@@ -17,8 +17,9 @@ Parts (each writes benchmarks/results/learned_<part>.json and prints a markdown 
   one H200 GPU (``inverselab train radio --set sky=sources --model unet --option width=16
   depth=3 --minutes 6.3 --batch-size 32 --steps-per-epoch 200``); the Hubble U-Net, on turned
   and flipped training crops, on the CPU (2 threads) for 95 minutes (``--set sky=hubble
-  --model unet --option width=16 depth=3 --minutes 95 --batch-size 32 --lr 1e-3 --n 100``), then 15 more (``--init`` that run,
-  ``--loss-option weighting=psnr --lr 2e-4 --seed 1 --minutes 15``). The runs were copied to
+  --model unet --option width=16 depth=3 --minutes 95 --batch-size 32 --lr 1e-3 --n 100``),
+  then 15 more (``--init`` that run, ``--loss-option weighting=psnr --lr 2e-4 --seed 1
+  --minutes 15``). The runs were copied to
   benchmarks/runs/radio_<sky>_unet and this script timed them on the CPU.
 * ``htc``: a U-Net trained on simulated discs with holes in the HTC2022 fan-beam geometry,
   applied to the real ta/tb sinograms; MCC of the Otsu segmentation against TV.
