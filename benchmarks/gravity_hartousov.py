@@ -27,7 +27,7 @@ import torch
 
 from _common import RESULTS, save
 from inverselab.operators.gravity import Gravity2D
-from inverselab.problems.gravity import (
+from inverselab.studies.gravity import (
     HARTOUSOV_BOUNDS,
     HARTOUSOV_NOISE_MGAL,
     invert_gravity,

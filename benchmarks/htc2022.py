@@ -19,6 +19,7 @@ from pathlib import Path
 
 
 from _common import RESULTS, save
+import inverselab as il
 from inverselab.data import read_htc2022, read_segmentation
 from inverselab.problems.real import (
     ACRYLIC_UPPER_BOUND,
@@ -60,7 +61,7 @@ def main() -> None:
         for label, support, method in (("fbp", True, "fbp"), ("tv, no support", False, "tv"), ("tv", True, "tv")):
             problem = scan_problem(scan, support=support)
             start = time.perf_counter()
-            x, hist = problem.reconstruct(y, method)
+            x, hist = il.reconstruct(problem, y, method)
             seconds = time.perf_counter() - start
             score = score_segmentation(x, truth)
             rows.append({"scan": file, "phantom": phantom, "arc_deg": arc, "method": label, "mcc": score,

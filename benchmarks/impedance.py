@@ -1,6 +1,6 @@
 """Post-stack acoustic-impedance inversion on the Marmousi section (poststack_model.npz).
 
-Synthetic set-up (``inverselab.problems.impedance.poststack_synthetic``): Vp from
+Synthetic set-up (``inverselab.studies.impedance.poststack_synthetic``): Vp from
 ``shared/data/seismic/poststack_model.npz`` (4 m grid, km/s -> m/s), Gardner density,
 impedance ``Z = rho vp`` (m/s * g/cm^3), data from the exact reflection coefficients convolved
 with a zero-phase Ricker (default 20 Hz) at dt = 4 ms, the depth samples taken as time samples
@@ -42,7 +42,7 @@ import torch
 
 from _common import RESULTS, save
 from inverselab.models import TraceNet
-from inverselab.problems.impedance import (
+from inverselab.studies.impedance import (
     fit_tracewise,
     impedance_metrics,
     invert_impedance,

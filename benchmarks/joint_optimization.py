@@ -1,6 +1,6 @@
 """Does a network trained jointly on many instances beat per-instance optimisers?
 
-Tests the claim of Holl & Thuerey (2024) on three families of ``inverselab.analysis.landscape``:
+Tests the claim of Holl & Thuerey (2024) on three families of ``inverselab.problems.families``:
 the toy landscape at several signal-to-noise ratios, wave-packet localisation at two noise
 levels, and heat-source localisation from late-time sensors. For each setting: gradient
 descent, Adam, L-BFGS (all from the box centre, ``--iters`` iterations), L-BFGS from
@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from _common import RESULTS, environment, save
-from inverselab.analysis import HeatSources, ToyLandscape, WavePacket, compare
+from inverselab.problems.families import HeatSources, ToyLandscape, WavePacket
+from inverselab.studies.joint import compare
 
 METHODS = ("gradient descent", "adam", "l-bfgs", "l-bfgs, random restarts", "network", "network + l-bfgs")
 

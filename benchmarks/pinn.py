@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from _common import save
+import inverselab as il
 from inverselab.models.pinn import fit
 from inverselab.problems import make_problem
 from inverselab.problems.pde import _diffusion_pinn
@@ -59,7 +60,7 @@ def _crossings(seconds: list[float], iterations: list[int], values: list[float])
 
 def _ours_diffusion(seed: int) -> dict:
     problem = make_problem("pinn-diffusion-1d")
-    settings = {k: v for k, v in problem.methods["pinn"].defaults.items() if k != "width"}
+    settings = {k: v for k, v in il.make_method("pinn", problem).settings().items() if k != "width"}
     settings["progress"] = False
     model = _diffusion_pinn(problem, problem.observe(seed), seed, 32)
     history = fit(model, seed=seed, **settings)
@@ -128,14 +129,14 @@ def _estimation_rows(name: str, methods: tuple[str, ...], seeds=SEEDS) -> dict:
     for method in methods:
         runs = []
         for seed in seeds:
-            estimate = problem.solve(method, seed=seed)
+            estimate = il.estimate(problem, method, seed=seed)
             scores = problem.evaluate(estimate)
             runs.append({"seed": seed, "seconds": estimate.seconds, **scores})
             print(f"{name} {method} seed {seed}: rel. error {scores['rel_error']:.4f}, {estimate.seconds:.1f} s", flush=True)
         errors = [r["rel_error"] for r in runs]
         out[method] = {"runs": runs, "median_rel_error": statistics.median(errors), "min": min(errors),
                        "max": max(errors), "median_seconds": statistics.median(r["seconds"] for r in runs),
-                       "settings": problem.methods[method].defaults}
+                       "settings": il.make_method(method, problem).settings()}
     print(f"\n| {name} | L2 rel. error of a: median (min-max) over seeds {list(seeds)} | seconds (median) |\n|---|---|---|")
     for method, r in out.items():
         print(f"| {method} | {r['median_rel_error']:.2%} ({r['min']:.2%}-{r['max']:.2%}) | {r['median_seconds']:.1f} |")
@@ -158,10 +159,10 @@ def part_lorenz(args) -> dict:
     problem = make_problem("lorenz")
     out = {}
     for method in ("gradient-matching", "least-squares", "pinn", "rnn"):
-        estimate = problem.solve(method, seed=0)
+        estimate = il.estimate(problem, method, seed=0)
         scores = problem.evaluate(estimate)
         extra = {k: estimate.history[k] for k in ("training_seconds", "inference_seconds") if k in estimate.history}
-        out[method] = {"seconds": estimate.seconds, **scores, **extra, "settings": problem.methods[method].defaults}
+        out[method] = {"seconds": estimate.seconds, **scores, **extra, "settings": il.make_method(method, problem).settings()}
         print(f"lorenz {method}: {scores['parameters']}", flush=True)
     print("\n| lorenz | sigma | rho | beta | seconds |\n|---|---|---|---|---|")
     for method, r in out.items():

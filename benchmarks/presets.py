@@ -41,7 +41,7 @@ def main() -> None:
         y = p.simulate(x, seed=1)
         for method in available_methods(p):
             start = time.perf_counter()
-            estimate, _ = p.reconstruct(y, method)
+            estimate, _ = il.reconstruct(p, y, method)
             seconds = (time.perf_counter() - start) / args.n
             scores = p.evaluate(estimate, x)
             row = {"problem": name, "method": method, "psnr": float(np.mean(scores["psnr"])),

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from _common import RESULTS, save
-from inverselab.analysis.stability import stability_figure, stability_markdown, stability_table
+from inverselab.analysis.stability import stability_markdown, stability_table
+from inverselab.report.stability import stability_figure
 from inverselab.models import load_run
 from inverselab.operators import fbp
 from inverselab.problems import make_problem

@@ -43,7 +43,7 @@ def main() -> None:
             for f in FACTORS:
                 lam = params["lam"] * f
                 t = time.perf_counter()
-                xh, _ = p.reconstruct(y, method, lam=lam)
+                xh, _ = il.reconstruct(p, y, method, lam=lam)
                 rows.append((lam, float(np.mean(p.evaluate(xh, x)["psnr"])), time.perf_counter() - t))
             best = max(rows, key=lambda r: r[1])
             results[name][method] = {"sweep": rows, "best_lam": best[0], "best_psnr": best[1]}

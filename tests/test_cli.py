@@ -48,12 +48,21 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
     [
         (["solve", "ct-paralel", "--out", "x"], "did you mean 'ct-parallel'"),
         (["solve", "deblur", "--device", "gpu0", "--out", "x"], "--device gpu0"),
-        (["solve", "ct-parallel", "--set", "view=60", "--out", "x"], "unknown parameter 'view'"),
+        (["solve", "ct-parallel", "--set", "view=60", "--out", "x"], "problem 'ct-parallel' has no parameter 'view'"),
         (["solve", "ct-parallel", "--set", "views", "--out", "x"], "--set expects key=value"),
         (["solve", "ct-parallel", "--method", "magic", "--out", "x"], "unknown method 'magic'"),
         (["solve", "ct-parallel", "--set", "noise=-1", "--out", "x"], "noise must be a finite number >= 0"),
         (["solve", "deblur", "--param", "lambda=1", "--out", "x"], "has no parameter 'lambda'"),
         (["solve", "ct-parallel", "--n", "1", "--param", "bounds=0", "--out", "x"], "bounds must be a pair"),
+        (["solve", "deblur", "--method", "fbp", "--out", "x"], "method 'fbp' does not apply to deblur"),
+        (["solve", "deblur", "--param", "iters=2.5", "--out", "x"], "method 'tv': iters must be an integer, got 2.5"),
+        (["solve", "deblur", "--param", "lam=abc", "--out", "x"], "method 'tv': lam='abc' is not a number"),
+        (["solve", "deblur", "--param", "lam=nan", "--out", "x"], "method 'tv': lam must be finite"),
+        (["train", "ct-parallel", "--model", "unet", "--epochs", "1", "--option", "width=2.5", "--out", "x"],
+         "model 'unet': width must be an integer"),
+        (["train", "ct-parallel", "--model", "unet", "--epochs", "1", "--loss-option", "l3=1", "--out", "x"],
+         "loss 'supervised' has no option 'l3'"),
+        (["train", "ct-parallel", "--model", "unet-xl", "--epochs", "1", "--out", "x"], "invalid choice: 'unet-xl'"),
         (["ct-file", "scan.mat", "--size", "0", "--out", "x"], "image size must be an integer of at least 2"),
         (["solve", "ct-parallel"], "required: --out"),
         (["frobnicate"], "invalid choice"),
@@ -65,6 +74,33 @@ def test_bad_input_gives_one_line_and_exit_2(args, message, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_image_and_estimation_problems_share_the_solve_path(tmp_path, monkeypatch, capsys):
+    """``solve`` runs a PDE estimator and TV on CT through the same job and writes the same
+    top-level metrics for both."""
+    import inverselab.jobs as jobs
+
+    calls = []
+    original = jobs._write_run
+
+    def spy(out, problem, method, *args, **kwargs):
+        calls.append((problem.name, method))
+        return original(out, problem, method, *args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_write_run", spy)
+    assert main(["solve", "poisson-conductivity", "--method", "adjoint", "--param", "cells=8", "iters=3",
+                 "--out", str(tmp_path / "pde")]) == 0
+    assert main(["solve", "ct-parallel", "--set", "size=16", "views=8", "--method", "tv", "--param", "iters=5",
+                 "--n", "2", "--out", str(tmp_path / "ct")]) == 0
+    assert calls == [("poisson-conductivity", "adjoint"), ("ct-parallel", "tv")]
+    pde, ct = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("pde", "ct"))
+    common = {"problem", "method", "n", "seed", "seconds_per_sample", "images_per_second", "config", "history",
+              "rel_error"}
+    assert common <= set(pde) and common <= set(ct)
+    assert pde["kind"] == "estimation" and 0 < pde["fields"]["a"] < 1
+    assert read_toml(tmp_path / "pde" / "config.toml")["method"] == {"name": "adjoint", "cells": 8, "lam": 1.0,
+                                                                      "iters": 3, "reg": "smoothness", "seed": 0}
 
 
 def test_bad_file_gives_one_line_and_exit_2(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import data_file
+import inverselab as il
 from inverselab.cli import main
 from inverselab.data import read_htc2022, read_segmentation
 from inverselab.problems.real import fit_disc, scan_problem, score_segmentation
@@ -34,8 +35,8 @@ def test_tv_on_90_degree_tb_reaches_mcc_090():
     truth = read_segmentation(data_file(*HTC, "tb_groundtruth.npy"))
     problem = scan_problem(scan)
     y = scan.sinogram.float()
-    x_tv, hist = problem.reconstruct(y, "tv")
-    x_fbp, _ = problem.reconstruct(y, "fbp")
+    x_tv, hist = il.reconstruct(problem, y, "tv")
+    x_fbp, _ = il.reconstruct(problem, y, "fbp")
     mcc_tv, mcc_fbp = score_segmentation(x_tv, truth), score_segmentation(x_fbp, truth)
     assert mcc_tv >= 0.9, (mcc_tv, hist.iterations)
     assert mcc_tv > mcc_fbp + 0.1

@@ -7,7 +7,7 @@ the helpers below load on first use.
 >>> p = il.make_problem("ct-parallel", size=64, views=30)
 >>> x = p.sample_truth(4, seed=0)
 >>> y = p.simulate(x, seed=1)
->>> x_tv, hist = p.reconstruct(y, "tv", truth=x)
+>>> x_tv, hist = il.reconstruct(p, y, "tv", truth=x)
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ _SUBMODULES = {
     "noise",
     "operators",
     "problems",
+    "registry",
     "regularizers",
     "report",
     "runs",
     "solvers",
+    "studies",
     "training",
     "uq",
 }
@@ -38,6 +40,8 @@ _ATTRIBUTES = {
     "make_problem": "problems",
     "list_problems": "problems",
     "make_method": "methods",
+    "reconstruct": "methods",
+    "estimate": "methods",
     "InputError": "errors",
 }
 
@@ -46,7 +50,7 @@ __all__ = sorted(_SUBMODULES | set(_ATTRIBUTES))
 if TYPE_CHECKING:  # pragma: no cover
     from . import data, errors, methods, metrics, noise, operators, problems, regularizers, solvers
     from .errors import InputError
-    from .methods import make_method
+    from .methods import estimate, make_method, reconstruct
     from .problems import list_problems, make_problem
 
 

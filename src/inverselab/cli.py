@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
 __all__ = ["main"]
 
@@ -57,26 +55,37 @@ def _pairs(items: Sequence[str] | None, flag: str, parse: bool) -> dict:
 
 def cmd_list(args) -> int:
     from .methods import METHODS, available_methods
-    from .problems import list_problems, make_problem, problem_info
-    from .problems.estimation import EstimationProblem
+    from .models import MODELS
+    from .problems import PROBLEMS, make_problem
+    from .training import LOSSES
+
+    def parameters(entry, indent: str) -> None:
+        for param in entry.parameters:
+            print(f"{indent}{param.describe()}")
 
     print("problems:")
-    for name in list_problems():
-        info = problem_info(name)
-        params = ", ".join(f"{k}={v}" for k, v in info.defaults.items())
-        print(f"  {name:20s} {info.description}")
+    for entry in sorted(PROBLEMS, key=lambda e: e.name):
+        print(f"  {entry.name:20s} {entry.description}")
         if args.verbose:
-            print(f"  {'':20s} parameters: {params}")
-            problem = make_problem(name)
-            names = list(problem.methods) if isinstance(problem, EstimationProblem) else available_methods(problem)
-            print(f"  {'':20s} methods: {', '.join(names)}")
-    print("methods:")
-    for name, spec in METHODS.items():
-        print(f"  {name:16s} {spec.description}")
+            print(f"  {'':20s} parameters: {', '.join(f'{k}={v}' for k, v in entry.defaults.items())}")
+            print(f"  {'':20s} methods: {', '.join(available_methods(make_problem(entry.name)))}")
+    sections = (("methods", METHODS), ("models", MODELS), ("losses", LOSSES))
+    for title, registry in sections:
+        print(f"{title}:")
+        for entry in registry:
+            extra = f" (default loss: {entry.extras['default_loss']})" if "default_loss" in entry.extras else ""
+            print(f"  {entry.name:20s} {entry.description}{extra}")
+            if args.verbose:
+                parameters(entry, " " * 25)
     return 0
 
 
 def _print_metrics(m: dict, out) -> None:
+    if "parameters" in m and "fields" in m:  # the unknowns of an estimation problem
+        found = ", ".join([f"{k} = {v['estimate']:.6g} (error {v['rel_error']:.2%})" for k, v in m["parameters"].items()]
+                          + [f"{k}: rel. L2 error {v:.2%}" for k, v in m["fields"].items()])
+        print(f"{m['problem']} {m['method']}: {found}; {m['seconds']:.3g} s -> {out}")
+        return
     if "psnr" in m:
         scores = f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, rel. error {m['rel_error']:.3f}"
     else:
@@ -92,24 +101,15 @@ def cmd_solve(args) -> int:
 
     from .jobs import solve_job
     from .problems import make_problem
-    from .problems.estimation import EstimationProblem
 
     overrides = _pairs(args.set, "--set", parse=False)
     params = _pairs(args.param, "--param", parse=True)
     torch.manual_seed(args.seed)
     problem = make_problem(args.problem, **overrides)
-    if isinstance(problem, EstimationProblem):
-        from .jobs import estimation_job
-
-        m = estimation_job(problem, args.method, params, args.seed, args.out)
-        found = ", ".join([f"{k} = {v['estimate']:.6g} (error {v['rel_error']:.2%})" for k, v in m["parameters"].items()]
-                          + [f"{k}: rel. L2 error {v:.2%}" for k, v in m["fields"].items()])
-        print(f"{m['problem']} {m['method']}: {found}; {m['seconds']:.3g} s -> {args.out}")
-        return 0
     dtype = torch.float64 if args.double else torch.float32
     n = args.n if args.n is not None else min(8, problem.truths or 8)
     _print_metrics(solve_job(problem, args.method or problem.default_method, params, n, args.seed, args.out, dtype,
-                               args.device), args.out)
+                             args.device), args.out)
     return 0
 
 
@@ -234,43 +234,20 @@ def cmd_demo(args) -> int:
 
 def cmd_ct_file(args) -> int:
     """Reconstruct a measured HTC2022 sinogram; segment and score it when a truth is given."""
-    from .data import read_htc2022, read_segmentation
-    from .methods import make_method
-    from .problems.real import scan_problem, score_segmentation, segment
-    from .report import save_image
-    from .runs import write_json_atomic, write_toml_atomic
-    from .solvers import progress
+    from .studies.htc import scan_job
 
-    params = _pairs(args.param, "--param", parse=True)
-    truth = read_segmentation(args.truth) if args.truth else None  # checked before the long solve
-    scan = read_htc2022(args.file, image_size=args.size)
-    problem = scan_problem(scan, support=not args.no_support)
-    method = make_method(args.method, problem, **params)
-    start = time.perf_counter()
-    with progress(f"{scan.name} {args.method}"):
-        estimate, history = method.reconstruct(scan.sinogram.float())
-    seconds = time.perf_counter() - start
-    out = Path(args.out)
-    metrics = {
-        "scan": scan.name,
-        "file": str(args.file),
-        "method": method.name,
-        "seconds": seconds,
-        "config": {**problem.config, "method": {"name": method.name, **method.params}},
-        "history": history.as_dict(),
-    }
-    if truth is not None:
-        metrics["mcc"] = score_segmentation(estimate, truth)
-    write_toml_atomic(out / "config.toml", metrics["config"])
-    write_json_atomic(out / "metrics.json", metrics)
-    save_image(out / "figures" / "estimate.png", estimate, f"{scan.name} {method.name}")
-    save_image(out / "figures" / "segmentation.png", segment(estimate), "Otsu segmentation")
-    score = f", MCC {metrics['mcc']:.3f}" if truth is not None else ""
-    print(f"{scan.name} {method.name}: {seconds:.1f} s{score} -> {out}")
+    m = scan_job(args.file, args.method, args.out, size=args.size, truth=args.truth, support=not args.no_support,
+                 params=_pairs(args.param, "--param", parse=True))
+    score = f", MCC {m['mcc']:.3f}" if "mcc" in m else ""
+    print(f"{m['scan']} {m['method']}: {m['seconds']:.1f} s{score} -> {args.out}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .methods import METHODS
+    from .models import MODELS
+    from .training import LOSSES
+
     parser = _Parser(prog="inverselab", description="Inverse problems: classical and learned reconstruction.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -278,10 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="show parameters and methods per problem")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("solve", help="reconstruct simulated data of a problem with a classical method")
+    p = sub.add_parser("solve", help="reconstruct simulated data of a problem with any method or a trained run")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--method", help="fbp, tikhonov, tv, tv-admm, wavelet, fwi, baseline; pinn, adjoint, ... for "
-                   "estimation problems (default: the problem's own; see 'inverselab list -v')")
+    p.add_argument("--method", help=f"one of {', '.join(METHODS.names())}, or a training run directory (default: the "
+                   "problem's own; 'inverselab list -v' shows which apply)")
     p.add_argument("--n", type=int, help="number of samples (default 8, or fewer where the problem has fewer "
                    "distinct truths: 1 for fwi-marmousi)")
     p.add_argument("--seed", type=int, default=0, help="seed of the truths (noise uses seed + 1)")
@@ -302,17 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_ct_file)
 
-    p = sub.add_parser("train", help="train a network (U-Net, LGD, LPD, unrolled, InversionNet, cWGAN-GP, Gaussian MLP, design GAN, joint MLP) on a problem")
+    p = sub.add_parser("train", help=f"train a network ({', '.join(MODELS.names())}) on a problem")
     p.add_argument("problem", help="problem name (see 'inverselab list')")
-    p.add_argument("--model", required=True, choices=["unet", "lgd", "lpd", "unrolled", "inversionnet", "cwgan", "pod-inversionnet",
-                                                     "gaussian-mlp", "design-gan", "joint-mlp", "vae"])
-    p.add_argument("--loss", choices=["supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective",
-                                      "distill", "vae"],
-                   help="supervised (needs truths; the default), measurement consistency + TV (no truths), "
-                        "wgan-gp (adversarial; the default of cwgan), gaussian-nll (the default of gaussian-mlp) "
-                        "property-wgan (the default of design-gan), objective (instance losses, no truths; joint-mlp) "
-                        "distill (match a teacher run: --loss-option teacher=RUN) "
-                        "or vae (reconstruction + beta KL on the truths; the default of vae)")
+    p.add_argument("--model", required=True, choices=MODELS.names(), metavar="MODEL",
+                   help="; ".join(f"{e.name}: {e.description}" for e in MODELS))
+    p.add_argument("--loss", choices=LOSSES.names(), metavar="LOSS",
+                   help="; ".join(f"{e.name}: {e.description}" for e in LOSSES)
+                   + " (default: the model's own, see 'inverselab list')")
     p.add_argument("--ensemble", type=int, metavar="K",
                    help="train K members (seeds SEED..SEED+K-1) into OUT/member-*, for 'evaluate OUT --uq ensemble'")
     p.add_argument("--init", metavar="RUN", help="start from the weights of a finished run (cwgan: an InversionNet run)")

@@ -18,6 +18,7 @@ __all__ = [
     "check_nonnegative",
     "check_positive",
     "format_shape",
+    "require",
 ]
 
 
@@ -84,3 +85,47 @@ def check_finite(name: str, tensor) -> None:
 def format_shape(shape: Sequence[int]) -> str:
     """``(2, 1, 128, 128)`` style text for messages."""
     return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+def require(module: str, extra: str, feature: str, package: str | None = None):
+    """Import and return an optional dependency, or raise an :class:`InputError` naming the extra.
+
+    Parameters
+    ----------
+    module : str
+        Module to import, e.g. ``"deepwave"`` or ``"skimage.filters"``.
+    extra : str
+        The ``inverselab`` extra that installs it (``"seismic"``, ``"data"``).
+    feature : str
+        What needs it, as the subject of the message ("the acoustic wave operator").
+    package : str, optional
+        Name of the package on PyPI when it differs from the top-level module
+        (``"scikit-image"`` for ``skimage``).
+
+    Returns
+    -------
+    module
+        The imported module.
+
+    Raises
+    ------
+    InputError
+        If the module is not installed ("... needs the optional package X: pip install
+        'inverselab[extra]'"), or is installed but fails to import (the cause is appended).
+    """
+    import importlib
+
+    top = module.partition(".")[0]
+    name = package or top
+    fix = f"pip install 'inverselab[{extra}]'"
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None)
+        if isinstance(exc, ModuleNotFoundError) and missing in {top, module}:
+            raise InputError(f"{feature} needs the optional package {name}: {fix}") from None
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            f"{feature} needs the optional package {name}, which is installed but failed to import "
+            f"({cause}): reinstall it with {fix}"
+        ) from exc

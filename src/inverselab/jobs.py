@@ -16,13 +16,15 @@ from typing import Any
 import torch
 
 from .errors import InputError
+from .methods.base import Method
 from .problems import make_problem
 from .problems.base import Problem
 from .runs import read_toml, write_json_atomic, write_toml_atomic
+from .solvers.history import History
 
 Tensor = torch.Tensor
 
-__all__ = ["solve_job", "estimation_job", "train_job", "evaluate_job", "uq_job", "stability_job", "versions",
+__all__ = ["solve_job", "train_job", "evaluate_job", "uq_job", "stability_job", "versions",
            "test_pairs"]
 
 SAMPLES_KEPT = 4  # truths/estimates stored per run for reports
@@ -36,106 +38,79 @@ def versions() -> dict:
             "threads": torch.get_num_threads()}
 
 
-def _mean(values) -> float:
-    return float(sum(values) / len(values))
-
-
-def test_pairs(problem: Problem, n: int, seed: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """Held-out truths (test split, ``seed``) and their measurements (noise ``seed + 1``)."""
-    if not isinstance(n, int) or n < 1:
+def test_pairs(problem: Problem, n: int, seed: int, dtype: torch.dtype = torch.float32) -> tuple[Any, Any]:
+    """Held-out truths and their measurements (:meth:`Problem.test_data`): test split ``seed``,
+    noise ``seed + 1`` (an estimation problem: its true unknowns and the observations of
+    ``seed``)."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise InputError(f"--n must be >= 1, got {n}")
-    x = problem.sample_truth(n, seed=seed, dtype=dtype)
-    return x, problem.simulate(x, seed=seed + 1)
+    return problem.test_data(n, seed, dtype)
 
 
-def _save_samples(out: Path, truth: Tensor, estimate: Tensor) -> None:
-    from .training.checkpoint import safetensors_bytes
-    from .runs import write_atomic
-
-    def real(t: Tensor) -> Tensor:
-        t = t[:SAMPLES_KEPT].detach().cpu()
-        return (t.abs() if t.is_complex() else t).float()
-
-    write_atomic(out / "samples.safetensors", safetensors_bytes({"truth": real(truth), "estimate": real(estimate)}, {}))
+def _to(value: Any, device: str | torch.device) -> Any:
+    return value.to(device) if isinstance(value, Tensor) else value
 
 
-def _write_result(out: Path, problem: Problem, method: str, x: Tensor, y: Tensor, estimate: Tensor, history, seconds: float,
-                  config: dict, extra: dict | None = None) -> dict:
-    scores = problem.evaluate(estimate, x, interval=history.interval, y=y)
-    n = x.shape[0]
-    metrics = {
-        "problem": problem.name,
-        "method": method,
-        "n": n,
-        **{name: _mean(values) for name, values in scores.items()},
-        "scores": list(scores),
-        "seconds_per_sample": seconds / n,
-        "config": config,
-        "per_sample": scores,
-        "history": history.as_dict(),
-        **(extra or {}),
-    }
-    write_json_atomic(out / "metrics.json", metrics)
-    problem.figures(out / "figures", x, y, estimate, history, method)
-    _save_samples(out, x, estimate)
-    return metrics
+def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed: int, out: str | Path,
+              dtype: torch.dtype = torch.float32, device: str = "cpu", write_config: bool = True,
+              extra: dict | None = None, extra_config: dict | None = None) -> dict:
+    """Reconstruct ``n`` simulated samples of ``problem`` with ``method`` (a registered name, a
+    training run directory, or a bound :class:`~inverselab.methods.Method`) on ``device``, and
+    score them; returns the metrics, also written to ``out/metrics.json`` with the figures and
+    (``write_config``) ``out/config.toml``.
 
-
-def solve_job(problem: Problem, method_name: str, params: dict, n: int, seed: int, out: str | Path,
-              dtype: torch.dtype = torch.float32, device: str = "cpu") -> dict:
-    """Reconstruct ``n`` simulated samples with a classical method on ``device`` (the data are
-    simulated on the CPU, so every device sees the same measurements); returns the metrics."""
+    The data are simulated on the CPU, so every device sees the same measurements. A method
+    with a ``seed`` parameter is seeded with ``seed`` unless ``params`` names one.
+    """
     from .methods import make_method
     from .solvers import progress
 
     x, y = test_pairs(problem, n, seed, dtype)
+    bound = method if isinstance(method, Method) else make_method(method, problem, **params)
+    if "seed" in bound.accepted() and "seed" not in params:
+        bound.params.setdefault("seed", seed)
     try:
-        problem.operator.to(device)
-        x_dev, y_dev = x.to(device), y.to(device)
+        bound.to(device)
+        x_dev, y_dev = _to(x, device), _to(y, device)
     except (RuntimeError, AssertionError) as exc:  # no such device, or torch built without it
         raise InputError(f"--device {device}: {str(exc).splitlines()[0]} (use --device cpu)") from None
     try:
-        method = make_method(method_name, problem, **params)
+        bound.warm_up(y_dev)
         start = time.perf_counter()
-        with progress(method_name):
-            estimate, history = method.reconstruct(y_dev, truth=x_dev)
+        with progress(bound.name):
+            estimate, history = bound.reconstruct(y_dev, truth=x_dev)
         seconds = time.perf_counter() - start
     finally:  # scores and figures run on the CPU
-        problem.operator.to("cpu")
-    estimate = estimate.cpu()
+        bound.to("cpu")
+    estimate = _to(estimate, "cpu")
     if history.interval is not None:
         history.interval = tuple(t.cpu() for t in history.interval)
     out = Path(out)
-    config = {"problem": problem.config, "method": {"name": method.name, **method.params}, "n": n, "seed": seed,
-              "dtype": str(dtype).replace("torch.", ""), "device": device, "versions": versions()}
-    write_toml_atomic(out / "config.toml", config)
-    return _write_result(out, problem, method.name, x, y, estimate, history, seconds, config)
+    config = {"problem": problem.config, "method": bound.config(), "n": n, "seed": seed,
+              "dtype": str(dtype).replace("torch.", ""), "device": str(device), "versions": versions(),
+              **(extra_config or {})}
+    if write_config:
+        write_toml_atomic(out / "config.toml", config)
+    return _write_run(out, problem, bound.name, x, y, estimate, history, seconds, config, {"seed": seed, **(extra or {})})
 
 
-def estimation_job(problem, method_name: str | None, params: dict, seed: int, out: str | Path) -> dict:
-    """Estimate the unknowns of an :class:`~inverselab.problems.estimation.EstimationProblem`
-    from its data drawn with ``seed``; writes ``config.toml``, ``metrics.json`` (errors,
-    estimates, seconds, history), ``estimate.safetensors`` (fields) and ``figures/``."""
-    from .report.estimation import estimation_figures
+def _write_run(out: Path, problem: Problem, method: str, x: Any, y: Any, estimate: Any, history: History,
+               seconds: float, config: dict, extra: dict | None = None) -> dict:
+    """Score ``estimate`` against ``x`` and write ``metrics.json``, the figures and the kept
+    arrays of a run into ``out``; returns the metrics."""
+    from .report import problem_figures
     from .runs import write_atomic
     from .training.checkpoint import safetensors_bytes
 
-    method = problem.method(method_name)
-    name = method_name or problem.default_method
-    out = Path(out)
-    config = {"problem": problem.config, "method": {"name": name, **method.defaults, **params}, "seed": seed,
-              "versions": versions()}
-    write_toml_atomic(out / "config.toml", config)
-    estimate = problem.solve(name, seed=seed, **params)
-    scores = problem.evaluate(estimate)
-    metrics = {"problem": problem.name, "method": name, "kind": "estimation", "seed": seed, **scores,
-               "estimate": estimate.parameters, "seconds": estimate.seconds, "config": config,
-               "history": estimate.history}
+    n = x.shape[0] if isinstance(x, Tensor) else 1
+    metrics = {"problem": problem.name, "method": method, "n": n, **problem.summarize(estimate, x, history, y),
+               "seconds_per_sample": seconds / n, "images_per_second": n / seconds if seconds > 0 else float("inf"),
+               "config": config, **(extra or {})}
     write_json_atomic(out / "metrics.json", metrics)
-    if estimate.fields:
-        tensors = {k: v.detach().cpu().float().contiguous() for k, v in estimate.fields.items()}
-        write_atomic(out / "estimate.safetensors", safetensors_bytes(tensors, {}))
-    estimation_figures(out / "figures", problem, estimate)
+    problem_figures(problem, out / "figures", x, y, estimate, history, method)
+    name, arrays = problem.kept_arrays(x, estimate, SAMPLES_KEPT)
+    if arrays:
+        write_atomic(out / name, safetensors_bytes(arrays, {}))
     return metrics
 
 
@@ -160,17 +135,16 @@ def train_job(
 
     The config (problem, model, loss, schedule, optimisation settings, versions) is written to
     ``out/config.toml`` before training starts, so an interrupted run resumes from it.
-    ``loss`` defaults to the model's own (:data:`~inverselab.models.registry.DEFAULT_LOSS`,
-    else supervised), with ``loss_options`` its parameters. ``init`` is a finished run whose weights start the training: the same
+    ``loss`` defaults to the model's own (:func:`~inverselab.models.default_loss`), with ``loss_options`` its parameters. ``init`` is a finished run whose weights start the training: the same
     architecture, or a trained InversionNet for a ``cwgan`` generator.
     """
     from .models import build_model
-    from .models.registry import DEFAULT_LOSS
+    from .models.registry import default_loss
     from .training import Curriculum, HDF5Pairs, MultiTask, Trainer, TrainingConfig, latest_checkpoint, make_loss, make_task
     from .training.distributed import is_main_process, teardown
 
     out = Path(out)
-    loss = loss or DEFAULT_LOSS.get(model_name, "supervised")
+    loss = loss or default_loss(model_name)
     settings = TrainingConfig(**(training or {}))
     config: dict[str, Any] = {
         "problem": problem.config,
@@ -273,32 +247,23 @@ def _toml_view(value: Any) -> Any:
 
 def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict | None = None, batch_size: int = 1,
                  out: str | Path | None = None, device: str | None = None, symmetrize: bool = False) -> dict:
-    """Score the network of a training run on ``n`` held-out samples; writes ``metrics.json``
-    (the schema of :func:`solve_job`, with ``method`` the model name, plus the throughput in
-    images per second at ``batch_size``) in ``out`` (default the run directory). The network
-    runs on ``device`` (default CUDA when available); ``symmetrize`` averages it over the
-    problem's exact symmetries (:class:`~inverselab.models.Symmetrized`)."""
-    from .models import Symmetrized, load_run
+    """Score the network of a training run on ``n`` held-out samples, through the same path as
+    :func:`solve_job` (``method`` is the model name), plus the throughput in images per second
+    at ``batch_size`` and the training time; writes ``metrics.json`` and the figures in ``out``
+    (default the run directory; its ``config.toml`` is left alone). The network runs on
+    ``device`` (default CUDA when available); ``symmetrize`` averages it over the problem's
+    exact symmetries (:class:`~inverselab.models.Symmetrized`)."""
+    from .methods.trained import TrainedMethod
 
     run = Path(run)
     if batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    trained = load_run(run, overrides, device=device)
-    problem = trained.problem
-    if symmetrize:
-        trained.network = Symmetrized(trained.network, problem.symmetries)
-    x, y = test_pairs(problem, n, seed)
-    trained.reconstruct(y[:batch_size])  # warm-up: first calls build operator caches
-    start = time.perf_counter()
-    estimate, history = trained.reconstruct(y, truth=x, batch_size=batch_size)
-    seconds = time.perf_counter() - start
-    out = Path(out) if out is not None else run
-    config = {"problem": problem.config, "method": {"name": trained.name, **trained.options}, "n": n, "seed": seed,
-              "run": str(run), "batch_size": batch_size, "device": device, "dtype": "float32", "versions": versions(),
-              "symmetrized": [sym.name for sym in problem.symmetries] if symmetrize else []}
+    method = TrainedMethod.from_run(run, overrides=overrides, device=device, batch_size=batch_size,
+                                    symmetrize=symmetrize)
+    problem = method.problem
+    extra: dict[str, Any] = {"training_run": str(run)}
     training = run / "training.json"
-    extra = {"training_run": str(run), "images_per_second": n / seconds}
     if training.is_file():
         import json
 
@@ -306,7 +271,10 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
         if hist:
             extra["training_seconds"] = hist[-1]["seconds"]
             extra["training_steps"] = hist[-1]["step"]
-    return _write_result(out, problem, trained.name, x, y, estimate, history, seconds, config, extra)
+    extra_config = {"run": str(run), "batch_size": batch_size,
+                    "symmetrized": [sym.name for sym in problem.symmetries] if symmetrize else []}
+    return solve_job(problem, method, {}, n, seed, Path(out) if out is not None else run, device=device,
+                     write_config=False, extra=extra, extra_config=extra_config)
 
 
 UQ_KINDS = ("dropout", "ensemble", "samples")
@@ -378,7 +346,7 @@ def uq_job(run: str | Path, kind: str, n: int = 100, seed: int = 0, samples: int
         from .solvers.history import History
 
         history = History(seconds=[seconds], iterations=1, stop_reason="direct", interval=pred.interval(0.9, scale))
-        _write_result(out, problem, name, x.cpu(), y, pred.mean.cpu(), history, seconds, metrics["config"])
+        _write_run(out, problem, name, x.cpu(), y, pred.mean.cpu(), history, seconds, metrics["config"])
     return metrics
 
 
@@ -392,7 +360,8 @@ def stability_job(run: str | Path, n_sweep: int = 50, n_attack: int = 10, levels
     run). TV runs ``tv_iters`` iterations with its graph kept, so the attack can differentiate
     through it.
     """
-    from .analysis.stability import stability_figure, stability_markdown, stability_table
+    from .analysis.stability import stability_markdown, stability_table
+    from .report.stability import stability_figure
     from .models import load_run
     from .solvers import tv_pdhg
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError, check_choice, format_shape
+from .errors import InputError, check_choice, format_shape, require
 
 Tensor = torch.Tensor
 
@@ -140,10 +140,10 @@ def ssim(
 
 def otsu_threshold(x: Tensor, bins: int = 256) -> Tensor:
     """Otsu's threshold per sample, ``(B,)`` (scikit-image's method on the flattened sample)."""
-    from skimage.filters import threshold_otsu
+    filters = require("skimage.filters", "data", "Otsu's threshold (otsu_threshold)", package="scikit-image")
 
     flat = x.detach().reshape(x.shape[0], -1).cpu().double().numpy()
-    return torch.tensor([threshold_otsu(v, nbins=bins) for v in flat], dtype=torch.float64, device=x.device)
+    return torch.tensor([filters.threshold_otsu(v, nbins=bins) for v in flat], dtype=torch.float64, device=x.device)
 
 
 def mcc(seg: Tensor, ref: Tensor, reduction: str = "mean") -> Tensor:

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+import inverselab as il
 from inverselab.errors import InputError
 from inverselab.models.pinn import (
     PINN,
@@ -22,16 +23,8 @@ from inverselab.models.pinn import (
     fit,
 )
 from inverselab.problems import make_problem
-from inverselab.problems.pde import (
-    _diffusion_exact,
-    _diffusion_pinn,
-    _heat_a,
-    _heat_pinn,
-    _heat_u,
-    _poisson_a,
-    _poisson_pinn,
-    _poisson_u,
-)
+from inverselab.methods.pinn import _diffusion_pinn, _heat_pinn, _poisson_pinn
+from inverselab.problems.pde import _diffusion_exact, _heat_a, _heat_u, _poisson_a, _poisson_u
 
 pi = math.pi
 
@@ -136,7 +129,7 @@ def test_boundary_and_initial_points_lie_where_declared():
 def test_fit_recovers_the_diffusion_coefficient():
     torch.set_num_threads(1)
     problem = make_problem("pinn-diffusion-1d")
-    estimate = problem.solve("pinn", seed=0, lbfgs_steps=1500)
+    estimate = il.estimate(problem, "pinn", seed=0, lbfgs_steps=1500)
     history = estimate.history
     assert abs(estimate.parameters["C"] - 1) < 5e-3
     assert history["phase"][0] == "adam" and history["phase"][-1] == "lbfgs"

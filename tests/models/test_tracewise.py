@@ -7,7 +7,7 @@ import torch
 
 from inverselab.errors import InputError
 from inverselab.models import TraceNet
-from inverselab.problems.impedance import fit_tracewise, impedance_metrics, poststack_synthetic
+from inverselab.studies.impedance import fit_tracewise, impedance_metrics, poststack_synthetic
 
 
 def layered_section(nt: int = 128, nx: int = 48, seed: int = 0) -> torch.Tensor:

@@ -11,7 +11,7 @@ from conftest import data_file
 from inverselab.errors import InputError
 from inverselab.operators.base import Identity
 from inverselab.operators.gravity import Gravity2D, Gravity3D, depth_weighting
-from inverselab.problems.gravity import (
+from inverselab.studies.gravity import (
     HARTOUSOV_BOUNDS,
     HARTOUSOV_NOISE_MGAL,
     invert_gravity,

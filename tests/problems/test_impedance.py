@@ -9,7 +9,7 @@ import torch
 from conftest import data_file
 from inverselab.errors import InputError
 from inverselab.operators.seismic import Poststack, PoststackLinear, zero_phase_ricker
-from inverselab.problems.impedance import (
+from inverselab.studies.impedance import (
     impedance_metrics,
     invert_impedance,
     poststack_synthetic,

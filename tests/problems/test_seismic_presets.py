@@ -55,7 +55,7 @@ def test_fwi_method_starts_from_the_family_mean_and_fits_the_data():
 
 def test_fwi_and_inversionnet_are_offered_only_for_wave_problems():
     ct = il.make_problem("ct-parallel", size=16, views=8)
-    with pytest.raises(InputError, match="unknown method 'fwi'"):
+    with pytest.raises(InputError, match="method 'fwi' does not apply to ct-parallel"):
         make_method("fwi", ct)
     with pytest.raises(InputError, match="needs a seismic problem"):
         build_model("inversionnet", ct)

@@ -15,7 +15,7 @@ from inverselab.methods import available_methods, make_method
 from inverselab.models import VAE, build_model
 from inverselab.operators.wavelet import Wavelet2D
 from inverselab.solvers import generative_prior
-from inverselab.training.losses import make_loss
+from inverselab.training import make_loss
 
 SIZE, LATENT = 16, 4
 

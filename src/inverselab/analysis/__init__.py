@@ -1,18 +1,6 @@
-"""Analyses across problems and methods: joint against per-instance optimisation."""
+"""Analyses of trained and classical methods: stability under noise and worst-case
+perturbations, local Lipschitz constants."""
 
-from .landscape import FAMILIES, HeatSources, JointNetwork, ToyLandscape, WavePacket, compare, train_joint
-from .optimizers import adam, gradient_descent, lbfgs, random_restarts
+from .stability import local_lipschitz, noise_sweep, stability_markdown, stability_table, worst_case
 
-__all__ = [
-    "FAMILIES",
-    "HeatSources",
-    "JointNetwork",
-    "ToyLandscape",
-    "WavePacket",
-    "adam",
-    "compare",
-    "gradient_descent",
-    "lbfgs",
-    "random_restarts",
-    "train_joint",
-]
+__all__ = ["local_lipschitz", "noise_sweep", "stability_markdown", "stability_table", "worst_case"]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .._tensor import generator
-from ..errors import InputError, check_choice
+from ..errors import InputError, check_choice, require
 
 Tensor = torch.Tensor
 
@@ -40,12 +40,13 @@ NATURAL_IMAGES = {
 
 @lru_cache(maxsize=None)
 def _load(name: str) -> np.ndarray:
-    import skimage.color
-    import skimage.data
+    feature = "loading the natural test images (scikit-image's bundled data)"
+    data = require("skimage.data", "data", feature, package="scikit-image")
+    color = require("skimage.color", "data", feature, package="scikit-image")
 
-    img = np.asarray(getattr(skimage.data, name)())
+    img = np.asarray(getattr(data, name)())
     if img.ndim == 3:
-        img = skimage.color.rgb2gray(img[..., :3])
+        img = color.rgb2gray(img[..., :3])
     img = img.astype(np.float64)
     if img.max() > 1:
         img = img / 255.0

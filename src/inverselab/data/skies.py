@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .._tensor import generator
-from ..errors import InputError, check_count
+from ..errors import InputError, check_count, require
 
 Tensor = torch.Tensor
 
@@ -61,7 +61,7 @@ def random_skies(n: int, size: int, seed: int = 0, points: tuple[int, int] = (3,
 def _hubble_field() -> Tensor:
     """The Hubble deep field in grayscale, background (the median) subtracted; read once, as
     training asks for skies at every step."""
-    from skimage import data
+    data = require("skimage.data", "data", "loading the Hubble deep-field image", package="scikit-image")
 
     gray = torch.from_numpy(data.hubble_deep_field()).to(torch.float64).mean(-1)
     return (gray - gray.median()).clamp_min(0)

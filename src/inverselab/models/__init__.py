@@ -9,7 +9,7 @@ from .gan import ConditionalWGAN, GatherCritic, VelocityGenerator
 from .generative import VAE
 from .inversionnet import InversionNet
 from .layers import from_channels, to_channels
-from .registry import MODELS, build_model, model_options
+from .registry import MODELS, build_model, default_loss, model_options, register
 from .symmetry import Symmetrized
 from .tracewise import TraceNet
 from .trained import TrainedModel, load_run
@@ -32,6 +32,8 @@ __all__ = [
     "VAE",
     "VelocityGenerator",
     "build_model",
+    "default_loss",
+    "register",
     "from_channels",
     "load_run",
     "model_options",

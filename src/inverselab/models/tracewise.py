@@ -52,7 +52,7 @@ class TraceNet(nn.Module):
     ----------
     data_scale : Tensor
         Amplitude the data are divided by (a buffer, stored with the weights; set it to the RMS
-        of the training data, as :func:`~inverselab.problems.impedance.fit_tracewise` does).
+        of the training data, as :func:`~inverselab.studies.impedance.fit_tracewise` does).
     """
 
     def __init__(self, kind: str = "cnn", width: int = 32, layers: int = 6) -> None:

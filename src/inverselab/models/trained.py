@@ -16,6 +16,7 @@ from ..problems.base import Problem
 from ..solvers.history import History
 from ..uq.predictive import z_score
 from .registry import build_model
+from .weights import load_weights
 
 Tensor = torch.Tensor
 
@@ -98,7 +99,6 @@ def load_run(run: str | Path, overrides: dict | None = None, device: str | torch
         Where to put the network.
     """
     from ..runs import read_toml
-    from ..training.checkpoint import load_weights
 
     run = Path(run)
     config_path, weights = run / "config.toml", run / "model.safetensors"

@@ -72,7 +72,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..errors import InputError, check_count, check_finite, check_positive, format_shape
+from ..errors import InputError, check_count, check_finite, check_positive, format_shape, require
 from .base import Operator
 from .wave import ricker
 
@@ -85,6 +85,8 @@ __all__ = ["AcousticWave2D", "DispersionWarning", "lowpass", "critical_courant_n
 _CRITICAL_COURANT = {2: 1.0, 4: math.sqrt(3) / 2, 6: 2 / math.sqrt(272 / 45), 8: 2 / math.sqrt(2048 / 315)}
 _DEFAULT_COURANT = 0.6  # deepwave.DEFAULT_COURANT_NUMBER
 _MIN_CELLS_PER_WAVELENGTH = 6.0  # deepwave's runtime guidance
+# deepwave is an optional extra (inverselab[seismic]), imported only when a wave is propagated
+_FEATURE = "the acoustic wave operator (AcousticWave2D)"
 
 
 class DispersionWarning(UserWarning):
@@ -308,7 +310,7 @@ class AcousticWave2D(Operator):
         max_velocity : float, optional
             Fastest speed in m/s (default: the operator's ``max_velocity``).
         """
-        from deepwave.discretisation import cfl_condition_n
+        cfl_condition_n = require("deepwave.discretisation", "seismic", _FEATURE).cfl_condition_n
 
         vmax = self.max_velocity if max_velocity is None else max_velocity
         if vmax is None:
@@ -421,7 +423,7 @@ class AcousticWave2D(Operator):
 
     def _run(self, model: Tensor, src: Tensor, rec: Tensor, amp: Tensor) -> Tensor:
         """One deepwave call: ``model`` ``(nz, nx)`` or ``(shots, nz, nx)`` -> ``(shots, R, nt)``."""
-        import deepwave
+        deepwave = require("deepwave", "seismic", _FEATURE)
 
         pml = [self.absorbing] * 4
         boundary = None

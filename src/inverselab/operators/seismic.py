@@ -278,7 +278,7 @@ class PoststackLinear(_Convolution, LinearOperator):
     adjoint is exact (correlation with the wavelet, then ``D^T / 2``). The model has no
     response to a constant ``m`` and, through the band-limited wavelet, little to the low
     frequencies: inversions need a background model (see
-    :func:`inverselab.problems.impedance.invert_impedance`).
+    :func:`inverselab.studies.impedance.invert_impedance`).
     """
 
     def __init__(self, shape: int | Sequence[int], wavelet: Tensor) -> None:

@@ -1,6 +1,10 @@
-"""Problem presets: ``make_problem(name, **overrides)`` and ``list_problems()``."""
+"""Problems: a forward model, a noise model and a source of ground truth (or, for estimation
+problems, one system observed once). Presets by name: ``make_problem(name, **overrides)``;
+add one with :func:`register`."""
 
-from .base import Problem
-from .registry import list_problems, make_problem, problem_info
+from .base import Problem, Symmetry
+from .estimation import Estimate, EstimationProblem, Observations
+from .registry import PROBLEMS, list_problems, make_problem, problem_info, register
 
-__all__ = ["Problem", "list_problems", "make_problem", "problem_info"]
+__all__ = ["PROBLEMS", "Estimate", "EstimationProblem", "Observations", "Problem", "Symmetry", "list_problems",
+           "make_problem", "problem_info", "register"]

@@ -11,6 +11,7 @@ from .._tensor import complex_dtype, real_dtype
 from ..errors import InputError, check_finite, format_shape
 from ..noise import Noise
 from ..operators.base import Operator
+from ..solvers.history import History
 
 Tensor = torch.Tensor
 
@@ -122,14 +123,11 @@ class Problem:
         with torch.no_grad():
             return self.baseline_fn(y)
 
-    def reconstruct(self, y: Tensor, method: str | None = None, truth: Tensor | None = None, **params):
-        """Reconstruct with a classical method and its default hyper-parameters.
-
-        Returns ``(x, history)``; see :func:`inverselab.methods.make_method`.
-        """
-        from ..methods import make_method
-
-        return make_method(method or self.default_method, self, **params).reconstruct(y, truth=truth)
+    def test_data(self, n: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+        """Held-out truths (test split, ``seed``) and their measurements (noise ``seed + 1``),
+        the pairs every scored run of this problem sees."""
+        x = self.sample_truth(n, seed=seed, dtype=dtype)
+        return x, self.simulate(x, seed=seed + 1)
 
     def evaluate(self, estimate: Tensor, truth: Tensor, interval: tuple[Tensor, Tensor] | None = None,
                  y: Tensor | None = None) -> dict[str, list[float]]:
@@ -159,9 +157,19 @@ class Problem:
             scores["interval_width"] = (high - low).flatten(1).mean(1).tolist()
         return scores
 
-    def figures(self, folder, truth: Tensor, y: Tensor, estimate: Tensor, history, label: str) -> list:
-        """The figures of a run on this problem: truth, measurement, estimate, error map and
-        (for iterative methods) convergence."""
-        from ..report import solve_figures
+    def summarize(self, estimate: Tensor, truth: Tensor, history: History, y: Tensor | None = None) -> dict:
+        """The scores of a run for its ``metrics.json``: the mean of each score, their names
+        (``scores``), the per-sample values (``per_sample``) and the method's ``history``."""
+        scores = self.evaluate(estimate, truth, interval=history.interval, y=y)
+        means = {name: float(sum(values) / len(values)) for name, values in scores.items()}
+        return {**means, "scores": list(scores), "per_sample": scores, "history": history.as_dict()}
 
-        return list(solve_figures(folder, truth, y, estimate, history, label))
+    def kept_arrays(self, truth: Tensor, estimate: Tensor, count: int = 4) -> tuple[str, dict[str, Tensor]]:
+        """What a run keeps of its result for reports: the first ``count`` truths and estimates
+        (magnitudes of complex images), under the file name ``samples.safetensors``."""
+
+        def real(t: Tensor) -> Tensor:
+            t = t[:count].detach().cpu()
+            return (t.abs() if t.is_complex() else t).float().contiguous()
+
+        return "samples.safetensors", {"truth": real(truth), "estimate": real(estimate)}

@@ -4,22 +4,25 @@ solver, least squares through an integrator, a trained recurrent network).
 
 Unlike image reconstruction problems (:class:`~inverselab.problems.base.Problem`), which draw
 many ground truths, these have one fixed truth with an analytic reference, as in the
-literature's benchmark examples.
+literature's benchmark examples. Both kinds answer the same calls (``test_data``,
+``evaluate``, ``summarize``, ``kept_arrays``), so jobs and reports never ask which kind they
+hold: here the truth is an :class:`Estimate` holding the true unknowns and the measurements
+are :class:`Observations`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import InputError, check_choice
+from ..errors import InputError
 
 Tensor = torch.Tensor
 
-__all__ = ["Observations", "Estimate", "EstimationProblem", "EstimationMethod"]
+__all__ = ["Observations", "Estimate", "EstimationProblem"]
 
 
 @dataclass
@@ -66,16 +69,6 @@ class Estimate:
     seconds: float = 0.0
 
 
-@dataclass(frozen=True)
-class EstimationMethod:
-    """A method: ``run(problem, data, seed, **params) -> Estimate``, what it is, and its
-    hyper-parameters with their defaults for this problem (the only keywords it accepts)."""
-
-    run: Callable[..., Estimate]
-    description: str
-    defaults: dict = field(default_factory=dict)
-
-
 @dataclass(eq=False)
 class EstimationProblem:
     """A parameter or field estimation problem, as made by :func:`inverselab.make_problem`.
@@ -92,10 +85,15 @@ class EstimationProblem:
         True unknown fields on ``grid``.
     grid : dict of str to Tensor
         Evaluation grid: coordinate name -> values, all of one shape (e.g. a 2-D mesh).
-    methods : dict of str to EstimationMethod
-        Available methods by name.
+    methods : dict of str to dict
+        Default hyper-parameters of each method that applies (name -> defaults); the methods
+        themselves are in :mod:`inverselab.methods`.
     default_method : str
         Method used when none is named.
+    solvers : dict of str to callable
+        Problem-specific estimators that need only operators and solvers (adjoint-gradient
+        inversions, least squares through an integrator): ``name -> fn(problem, data, seed,
+        **params) -> Estimate``; the method of the same name runs them.
     config : dict
         The preset's parameters after overrides.
     """
@@ -105,42 +103,49 @@ class EstimationProblem:
     true_parameters: dict[str, float]
     true_fields: dict[str, Tensor]
     grid: dict[str, Tensor]
-    methods: dict[str, EstimationMethod]
+    methods: dict[str, dict]
     default_method: str
     config: dict = field(default_factory=dict)
+    solvers: dict[str, Callable[..., Estimate]] = field(default_factory=dict)
 
-    def method(self, name: str | None) -> EstimationMethod:
-        return self.methods[check_choice("method", name or self.default_method, self.methods)]
+    truths = 1
 
-    def solve(self, method: str | None = None, data: Observations | None = None, seed: int = 0,
-              **params) -> Estimate:
-        """Estimate the unknowns with ``method`` from ``data`` (default: ``observe(seed)``)."""
-        spec = self.method(method)
-        unknown = sorted(set(params) - set(spec.defaults))
-        if unknown:
-            valid = ", ".join(spec.defaults) or "none"
-            raise InputError(f"method {method or self.default_method!r} has no parameter {unknown[0]!r}: valid are {valid}")
-        data = self.observe(seed) if data is None else data
-        start = time.perf_counter()
-        estimate = spec.run(self, data, seed, **{**spec.defaults, **params})
-        estimate.seconds = estimate.seconds or time.perf_counter() - start
-        return estimate
+    def sample_truth(self, n: int = 1, seed: int = 0, split: str = "test", dtype: torch.dtype = torch.float64) -> Estimate:
+        """The true unknowns (there is one system, whatever ``n`` and ``seed``)."""
+        return Estimate(parameters=dict(self.true_parameters), fields=dict(self.true_fields))
 
-    def evaluate(self, estimate: Estimate) -> dict:
+    def test_data(self, n: int = 1, seed: int = 0, dtype: torch.dtype = torch.float64) -> tuple[Estimate, Observations]:
+        """The true unknowns and the observations drawn with ``seed``."""
+        return self.sample_truth(), self.observe(seed)
+
+    def evaluate(self, estimate: Estimate, truth: Estimate | None = None, interval=None, y=None) -> dict:
         """Errors of an estimate: relative error of each scalar, relative L2 error of each field
-        on the evaluation grid, and ``rel_error``, the largest of them."""
+        on the evaluation grid, and ``rel_error``, the largest of them. ``truth`` defaults to
+        the problem's own; ``interval`` and ``y`` are unused."""
+        truth = truth if truth is not None else self.sample_truth()
         scores: dict = {"parameters": {}, "fields": {}}
-        for name, truth in self.true_parameters.items():
+        for name, true in truth.parameters.items():
             value = estimate.parameters.get(name)
             if value is None:
                 raise InputError(f"the estimate has no value for parameter {name!r}")
-            scores["parameters"][name] = {"estimate": value, "truth": truth, "rel_error": abs(value - truth) / abs(truth)}
-        for name, truth in self.true_fields.items():
+            scores["parameters"][name] = {"estimate": value, "truth": true, "rel_error": abs(value - true) / abs(true)}
+        for name, true_field in truth.fields.items():
             value = estimate.fields.get(name)
             if value is None:
                 raise InputError(f"the estimate has no field {name!r}")
-            value = value.detach().to(truth)
-            scores["fields"][name] = float((value - truth).norm() / truth.norm())
+            value = value.detach().to(true_field)
+            scores["fields"][name] = float((value - true_field).norm() / true_field.norm())
         errors = [s["rel_error"] for s in scores["parameters"].values()] + list(scores["fields"].values())
         scores["rel_error"] = max(errors)
         return scores
+
+    def summarize(self, estimate: Estimate, truth: Estimate, history: Any, y: Observations | None = None) -> dict:
+        """The scores of a run for its ``metrics.json``: the errors of :meth:`evaluate`, the
+        estimated scalars (``estimate``), the wall time and the method's own record
+        (``history``: loss terms of a PINN, objective of a solver)."""
+        return {"kind": "estimation", **self.evaluate(estimate, truth), "estimate": estimate.parameters,
+                "seconds": estimate.seconds, "history": estimate.history}
+
+    def kept_arrays(self, truth: Estimate, estimate: Estimate, count: int = 4) -> tuple[str, dict[str, Tensor]]:
+        """The estimated fields, under the file name ``estimate.safetensors``."""
+        return "estimate.safetensors", {k: v.detach().cpu().float().contiguous() for k, v in estimate.fields.items()}

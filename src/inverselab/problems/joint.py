@@ -14,11 +14,10 @@ loss ``L_i`` (lower is better) and the distance to the instance's parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from ..analysis.landscape import HeatSources, ToyLandscape, WavePacket, _Family
+from .families import Family, HeatSources, ToyLandscape, WavePacket
 from ..errors import InputError, check_finite, format_shape
 from ..noise import GaussianNoise
 from ..operators.base import Operator
@@ -51,11 +50,11 @@ class JointProblem(Problem):
 
     Attributes
     ----------
-    family : _Family
+    family : Family
         The instance family (see :mod:`inverselab.analysis.landscape`).
     """
 
-    family: _Family | None = None
+    family: Family | None = None
 
     metrics = ("objective", "error")
 
@@ -82,22 +81,7 @@ class JointProblem(Problem):
             loss = self.objective(estimate.double(), y.double())
         return {"objective": loss.tolist(), "error": (estimate.double() - truth.double()).norm(dim=1).tolist()}
 
-    def figures(self, folder: str | Path, truth: Tensor, y: Tensor, estimate: Tensor, history, label: str) -> list[Path]:
-        """The distribution of final losses, and estimate against truth (first unknown)."""
-        from ..report.figures import pyplot, save_figure
-
-        plt = pyplot()
-        with torch.no_grad():
-            loss = self.objective(estimate.double(), y.double()).clamp_min(1e-12).numpy()
-        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-        a.hist(loss, bins=30)
-        a.set(xlabel="final loss L_i", ylabel="instances", title=f"{self.name}: {label}")
-        b.plot(truth[:, 0].double().numpy(), estimate[:, 0].detach().double().numpy(), ".", ms=4)
-        b.set(xlabel="parameter the instance was built around (first unknown)", ylabel="estimate")
-        return [save_figure(fig, Path(folder) / "objective.png")]
-
-
-def _joint_problem(name: str, family: _Family, iters: int) -> JointProblem:
+def _joint_problem(name: str, family: Family, iters: int) -> JointProblem:
     lo, hi = family.bounds()
     size = family.pack(family.draw(1, 0)).shape[1]
 

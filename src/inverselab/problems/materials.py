@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 
@@ -61,31 +60,6 @@ class DesignProblem(Problem):
             raise InputError(f"estimate {format_shape(estimate.shape)} and truth {format_shape(truth.shape)} differ in shape")
         error = (self.property_of(estimate) / self.property_of(truth) - 1).abs()
         return {"property_error": error.tolist(), "within_tolerance": (error <= TOLERANCE).double().tolist()}
-
-    def figures(self, folder: str | Path, truth: Tensor, y: Tensor, estimate: Tensor, history, label: str) -> list[Path]:
-        """Achieved against target conductivity, and the first designs beside a truth of the
-        same target."""
-        from ..report.figures import pyplot, save_figure
-
-        plt = pyplot()
-        target, achieved = y[:, 0].double().cpu().numpy(), self.property_of(estimate).cpu().numpy()
-        fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-        a.plot(target, achieved, ".", ms=4)
-        lims = [float(target.min()), float(target.max())]
-        a.plot(lims, lims, "k-", lw=0.8)
-        a.fill_between(lims, [v * (1 - TOLERANCE) for v in lims], [v * (1 + TOLERANCE) for v in lims], alpha=0.2, label="±5 %")
-        a.set(xlabel="target conductivity", ylabel="design's conductivity", title=label)
-        a.legend()
-        k = min(4, truth.shape[0])
-        b.axis("off")
-        for i in range(k):
-            for j, (img, name) in enumerate(((truth[i], "random"), (binarise(estimate[i].detach()), label))):
-                ax = fig.add_subplot(2, 2 * k, j * 2 * k + k + i + 1)  # right half of a 2 x 2k grid
-                ax.imshow(img[0].cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
-                ax.set_title(f"{name}\nk* = {float(target[i]):.2f}", fontsize=7)
-                ax.axis("off")
-        return [save_figure(fig, Path(folder) / "designs.png")]
-
 
 def design_by_gradient(problem: DesignProblem, y: Tensor, iters: int = 60, lr: float = 0.3, seed: int = 0,
                        truth: Tensor | None = None) -> tuple[Tensor, History]:

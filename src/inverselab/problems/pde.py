@@ -1,5 +1,6 @@
-"""PDE estimation problems with analytic references, each solvable by a PINN and (where a
-solver exists) by adjoint-gradient inversion through our finite-volume solver.
+"""PDE estimation problems with analytic references, each solvable by a PINN (the formulations
+are in :mod:`inverselab.methods.pinn`) and, where a solver exists, by adjoint-gradient inversion
+through our finite-volume solver (``solvers["adjoint"]`` here, run by method ``adjoint``).
 
 - ``pinn-diffusion-1d``: ``u_t = C u_xx - e^{-t}(sin(pi x) - pi^2 sin(pi x))`` on
   ``[-1, 1] x [0, 1]``, ``u = e^{-t} sin(pi x)``, true ``C = 1``, ten observations at ``t = 1``
@@ -16,13 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict
 
 import torch
 
 from ..errors import check_nonnegative, check_positive
-from ..models.pinn import FitConfig
-from .estimation import EstimationMethod, EstimationProblem, Estimate, Observations
+from .estimation import EstimationProblem, Estimate, Observations
 from .registry import register
 
 Tensor = torch.Tensor
@@ -39,57 +38,11 @@ def _mesh(low: float, high: float, n: int) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-# -- the PINN method, shared by all problems ------------------------------------------------------
-
-
-def _pinn_method(build: Callable, description: str, **defaults) -> EstimationMethod:
-    """Wrap ``build(problem, data, seed, width) -> PINN`` as a method with fit settings."""
-
-    def run(problem: EstimationProblem, data: Observations, seed: int, *, width: int, **settings) -> Estimate:
-        from ..models.pinn import fit
-
-        model = build(problem, data, seed, int(width))
-        history = fit(model, seed=seed, **settings)
-        points = {c: values.reshape(-1) for c, values in problem.grid.items()}
-        n = next(iter(points.values())).numel()
-        for c in model.domain.names:  # time-independent fields: any time will do
-            points.setdefault(c, torch.zeros(n, dtype=torch.float64))
-        fields = {name: model.evaluate(name, points).reshape(truth.shape).double()
-                  for name, truth in problem.true_fields.items()}
-        return Estimate(parameters=model.scalars(), fields=fields,
-                        history={"kind": "pinn", **history.as_dict()}, seconds=history.seconds[-1])
-
-    settings = {k: v for k, v in asdict(FitConfig()).items() if k != "seed"}
-    return EstimationMethod(run, description, {"width": 32, **settings, **defaults})
-
-
 # -- pinn-diffusion-1d ------------------------------------------------------------------------------
 
 
 def _diffusion_exact(x: Tensor, t: Tensor) -> Tensor:
     return torch.exp(-t) * torch.sin(pi * x)
-
-
-def _diffusion_pinn(problem: EstimationProblem, data: Observations, seed: int, width: int):
-    from ..models.pinn import PINN, Box, Dirichlet, Initial, Net, Observed, Scalar
-
-    def exact(v):
-        return _diffusion_exact(v.x, v.t)
-
-    def pde(v):
-        source = torch.exp(-v.t) * (torch.sin(pi * v.x) - pi**2 * torch.sin(pi * v.x))
-        return v.u_t - v.C * v.u_xx + source
-
-    return PINN(
-        domain=Box(x=(-1, 1), t=(0, 1)),
-        fields={"u": Net(hidden=(width,) * 3)},
-        parameters={"C": Scalar(problem.config["C_init"])},
-        residuals={"pde": pde},
-        conditions={"bc": Dirichlet("u", exact, points=20),
-                    "ic": Initial("u", exact, points=10)},
-        observations={"data": Observed("u", data.points.float(), data.values.float())},
-        seed=seed,
-    )
 
 
 @register("pinn-diffusion-1d", kind="estimation",
@@ -111,10 +64,8 @@ def pinn_diffusion_1d(observations: int = 10, noise: float = 0.0, C_init: float 
         true_parameters={"C": 1.0},
         true_fields={},
         grid={"x": x, "t": (t + 1) / 2},
-        methods={"pinn": _pinn_method(
-            _diffusion_pinn, "PINN (tanh MLP, Adam then L-BFGS) with C as an unknown scalar",
-            collocation=40, adam_steps=1000, lr=1e-2, lr_decay=0.1, resample_every=10, lbfgs_steps=2000,
-            record_every=10)},
+        methods={"pinn": {"collocation": 40, "adam_steps": 1000, "lr": 1e-2, "lr_decay": 0.1, "resample_every": 10,
+                          "lbfgs_steps": 2000, "record_every": 10}},
         default_method="pinn",
     )
 
@@ -136,28 +87,6 @@ def _heat_source(x: Tensor, y: Tensor, t: Tensor) -> Tensor:
     u = torch.exp(-t) * sx * sy
     grad_a_dot_grad_u = torch.exp(-t) * pi**2 * (cx**2 * sy**2 + sx**2 * cy**2)
     return -u - grad_a_dot_grad_u + 2 * pi**2 * (2 + sx * sy) * u
-
-
-def _heat_pinn(problem: EstimationProblem, data: Observations, seed: int, width: int):
-    from ..models.pinn import PINN, Box, Dirichlet, Initial, Net, Observed
-
-    def a_known_on_boundary(a, v):  # a = 2 on the boundary, by construction
-        return 2 + (1 - v.x**2) * (1 - v.y**2) * a
-
-    def pde(v):
-        div = v.a_x * v.u_x + v.a_y * v.u_y + v.a * (v.u_xx + v.u_yy)
-        return v.u_t - div - _heat_source(v.x, v.y, v.t)
-
-    return PINN(
-        domain=Box(x=(-1, 1), y=(-1, 1), t=(0, 1)),
-        fields={"u": Net(hidden=(width,) * 3),
-                "a": Net(hidden=(width,) * 3, inputs=("x", "y"), transform=a_known_on_boundary)},
-        residuals={"pde": pde},
-        conditions={"bc": Dirichlet("u", 0.0, points=500),
-                    "ic": Initial("u", lambda v: torch.sin(pi * v.x) * torch.sin(pi * v.y), points=500)},
-        observations={"data": Observed("u", data.points.float(), data.values.float())},
-        seed=seed,
-    )
 
 
 def _invert_log_conductivity(problem: EstimationProblem, data: Observations, grid, observe: Callable[[Tensor], Tensor],
@@ -213,15 +142,11 @@ def heat_conductivity(observations: int = 2500, noise: float = 0.1) -> Estimatio
         true_fields={"a": _heat_a(x, y)},
         grid={"x": x, "y": y},
         methods={
-            "pinn": _pinn_method(
-                _heat_pinn, "PINN: networks for u and a (a = 2 on the boundary built in)",
-                collocation=2000, adam_steps=4000, lr=3e-3, lr_decay=0.1, lbfgs_steps=500,
-                weights={"pde": 1e-3}, record_every=50),
-            "adjoint": EstimationMethod(
-                _heat_adjoint, "log-conductivity by L-BFGS with adjoint-state gradients through the "
-                "finite-volume Crank-Nicolson solver; smoothness (or tv, tikhonov) regularisation",
-                {"cells": 32, "steps": 50, "lam": 0.1, "iters": 300, "reg": "smoothness"}),
+            "pinn": {"collocation": 2000, "adam_steps": 4000, "lr": 3e-3, "lr_decay": 0.1, "lbfgs_steps": 500,
+                     "weights": {"pde": 1e-3}, "record_every": 50},
+            "adjoint": {"cells": 32, "steps": 50, "lam": 0.1, "iters": 300, "reg": "smoothness"},
         },
+        solvers={"adjoint": _heat_adjoint},
         default_method="pinn",
     )
 
@@ -244,23 +169,6 @@ def _poisson_source(x: Tensor, y: Tensor) -> Tensor:
     u_x = pi * torch.cos(pi * x) * torch.sin(pi * y)
     u_y = pi * torch.sin(pi * x) * torch.cos(pi * y)
     return -(a_x * u_x + a_y * u_y - 2 * pi**2 * a * _poisson_u(x, y))
-
-
-def _poisson_pinn(problem: EstimationProblem, data: Observations, seed: int, width: int):
-    from ..models.pinn import PINN, Box, Dirichlet, Net, Observed
-
-    def pde(v):
-        return v.a_x * v.u_x + v.a_y * v.u_y + v.a * (v.u_xx + v.u_yy) + _poisson_source(v.x, v.y)
-
-    return PINN(
-        domain=Box(x=(0, 1), y=(0, 1)),
-        fields={"u": Net(hidden=(width,) * 3),
-                "a": Net(hidden=(width,) * 3, scale=0.1, transform=lambda a, v: 0.4 * torch.exp(a))},
-        residuals={"pde": pde},
-        conditions={"bc": Dirichlet("u", 0.0, points=400)},
-        observations={"data": Observed("u", data.points.float(), data.values.float())},
-        seed=seed,
-    )
 
 
 def _poisson_adjoint(problem: EstimationProblem, data: Observations, seed: int, *, cells: int, lam: float,
@@ -295,15 +203,11 @@ def poisson_conductivity(grid: int = 50, noise: float = 0.1) -> EstimationProble
         true_fields={"a": _poisson_a(x, y)},
         grid={"x": x, "y": y},
         methods={
-            "pinn": _pinn_method(
-                _poisson_pinn, "PINN: networks for u and a (a = 0.4 exp(net) > 0)",
-                collocation=2000, adam_steps=3000, lr=3e-3, lr_decay=0.1, lbfgs_steps=500,
-                weights={"pde": 1e-2}, record_every=50),
-            "adjoint": EstimationMethod(
-                _poisson_adjoint, "log-conductivity by L-BFGS with adjoint gradients through the steady "
-                "finite-volume solver; smoothness (or tv, tikhonov) regularisation",
-                {"cells": 32, "lam": 1.0, "iters": 300, "reg": "smoothness"}),
+            "pinn": {"collocation": 2000, "adam_steps": 3000, "lr": 3e-3, "lr_decay": 0.1, "lbfgs_steps": 500,
+                     "weights": {"pde": 1e-2}, "record_every": 50},
+            "adjoint": {"cells": 32, "lam": 1.0, "iters": 300, "reg": "smoothness"},
         },
+        solvers={"adjoint": _poisson_adjoint},
         default_method="pinn",
     )
 
@@ -364,8 +268,7 @@ def wave_speed_1d(cells: int = 100, steps: int = 500, frequency: float = 10.0, n
         true_parameters={},
         true_fields={"c": truth},
         grid={"x": x},
-        methods={"adjoint": EstimationMethod(
-            _wave_adjoint, "L-BFGS through the differentiable leapfrog solver (autograd), smoothness "
-            "regularisation, bounds 1000-4000 m/s", {"lam": 1e-4, "iters": 60})},
+        methods={"adjoint": {"lam": 1e-4, "iters": 60}},
+        solvers={"adjoint": _wave_adjoint},
         default_method="adjoint",
     )

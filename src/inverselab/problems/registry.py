@@ -1,105 +1,58 @@
-"""The problem registry: presets by name, created with keyword overrides."""
+"""The problem registry: presets by name, created with keyword overrides.
+
+Preset modules of this package register themselves with :func:`register` and are discovered
+(every module of :mod:`inverselab.problems` is imported on first use); plugins register theirs
+the same way (see :mod:`inverselab.registry`).
+"""
 
 from __future__ import annotations
 
-import inspect
+import importlib
+import pkgutil
+from pathlib import Path
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from ..errors import InputError, check_choice
+from ..errors import check_choice
+from ..registry import Entry, Registry
 from .base import Problem
 
-__all__ = ["register", "make_problem", "list_problems", "problem_info", "PresetInfo"]
-
+__all__ = ["PROBLEMS", "register", "make_problem", "list_problems", "problem_info"]
 
 KINDS = ("reconstruction", "estimation")
 
 
-@dataclass(frozen=True)
-class PresetInfo:
-    """A registered preset: its builder, one-line description, kind and default parameters.
-
-    ``kind`` is ``"reconstruction"`` (a :class:`Problem`: many truths, image-like
-    measurements) or ``"estimation"`` (an
-    :class:`~inverselab.problems.estimation.EstimationProblem`: one system, unknown
-    coefficients).
-    """
-
-    name: str
-    builder: Callable[..., Problem]
-    description: str
-    kind: str = "reconstruction"
-
-    @property
-    def defaults(self) -> dict:
-        return {
-            k: p.default for k, p in inspect.signature(self.builder).parameters.items()
-        }
+def _discover() -> None:
+    """Import every module of this package (each registers its entries)."""
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__package__}.{module.name}")
 
 
-_PRESETS: dict[str, PresetInfo] = {}
+#: Every problem preset; ``entry.extras["kind"]`` is "reconstruction" (many truths, image-like
+#: measurements) or "estimation" (one system, unknown coefficients observed once).
+PROBLEMS = Registry("problem", _discover)
 
 
 def register(name: str, description: str, kind: str = "reconstruction") -> Callable[[Callable], Callable]:
-    """Decorator adding a preset builder (keyword parameters with defaults) to the registry."""
+    """Decorator adding a preset builder (keyword parameters with defaults) to the registry.
+
+    >>> @register("my-blur", "my deblurring set-up")   # doctest: +SKIP
+    ... def my_blur(size: int = 64, noise: float = 0.01) -> Problem: ...
+    """
     check_choice("problem kind", kind, KINDS)
-
-    def wrap(builder: Callable[..., Problem]) -> Callable[..., Problem]:
-        _PRESETS[name] = PresetInfo(name, builder, description, kind)
-        return builder
-
-    return wrap
-
-
-def _load_presets() -> None:
-    from . import joint, lorenz, materials, pde, presets, radio, seismic, source  # noqa: F401  (register on import)
+    return PROBLEMS.register(name, description, kind=kind)
 
 
 def list_problems(kind: str | None = None) -> list[str]:
     """Names of the registered problems, all or of one kind ("reconstruction", "estimation")."""
-    _load_presets()
     if kind is not None:
         check_choice("problem kind", kind, KINDS)
-    return sorted(name for name, info in _PRESETS.items() if kind in (None, info.kind))
+    return sorted(e.name for e in PROBLEMS if kind in (None, e.extras["kind"]))
 
 
-def problem_info(name: str) -> PresetInfo:
-    """The registry entry of a problem (description and default parameters)."""
-    _load_presets()
-    return _PRESETS[check_choice("problem", name, _PRESETS)]
-
-
-def _coerce(problem: str, key: str, value, default):
-    """Convert a command-line string (or a Python value) to the type of the default."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.lower() in ("none", "null"):
-            return None
-        try:
-            if isinstance(default, bool):
-                if text.lower() in ("true", "1", "yes", "on"):
-                    return True
-                if text.lower() in ("false", "0", "no", "off"):
-                    return False
-                raise ValueError
-            if isinstance(default, int):
-                return int(text)
-            if isinstance(default, float) or default is None:
-                number = float(text)
-                return int(number) if default is None and number.is_integer() and "." not in text else number
-        except ValueError:
-            kind = type(default).__name__ if default is not None else "number"
-            raise InputError(f"{problem}: {key}={value!r} is not a valid {kind}") from None
-        return text
-    if isinstance(default, bool) and not isinstance(value, bool):
-        raise InputError(f"{problem}: {key} must be true or false, got {value!r}")
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise InputError(f"{problem}: {key} must be a number, got {value!r}")
-        if isinstance(default, int) and not float(value).is_integer():
-            raise InputError(f"{problem}: {key} must be an integer, got {value!r}")
-        return type(default)(value)
-    return value
+def problem_info(name: str) -> Entry:
+    """The registry entry of a problem: ``description``, ``parameters``, ``defaults`` and
+    ``extras["kind"]``."""
+    return PROBLEMS.get(name)
 
 
 def make_problem(name: str, **overrides) -> Problem:
@@ -118,14 +71,9 @@ def make_problem(name: str, **overrides) -> Problem:
     InputError
         Unknown problem or parameter, or a value of the wrong type.
     """
-    info = problem_info(name)
-    defaults = info.defaults
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise InputError(
-            f"unknown parameter {unknown[0]!r} for problem {name!r}: valid are {', '.join(defaults)}"
-        )
-    params = {**defaults, **{k: _coerce(name, k, v, defaults[k]) for k, v in overrides.items()}}
-    problem = info.builder(**params)
+    entry = PROBLEMS.get(name)
+    params = {**entry.defaults, **PROBLEMS.options(name, overrides, owner=f"problem {name!r}")}
+    problem = entry.obj(**params)
     problem.config = {"problem": name, **params}
     return problem
+

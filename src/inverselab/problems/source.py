@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -103,49 +102,6 @@ class SourceProblem(Problem):
         B, C, _ = theta.shape
         pred = self.operator(theta.reshape(B * C, 3)).reshape(B, C, -1)
         return -0.5 * (pred - y.reshape(B, 1, -1)).square().sum(-1) / self.noise.sigma**2
-
-    def figures(self, folder: str | Path, truth: Tensor, y: Tensor, estimate: Tensor, history, label: str) -> list[Path]:
-        """A map of the sensors, the true releases and the estimates (with their intervals),
-        and the readings of the first release against those the estimate predicts."""
-        from ..report.figures import pyplot, save_figure
-
-        folder = Path(folder)
-        plt = pyplot()
-        t = self.operator.transport
-        k = min(12, truth.shape[0])
-        fig, ax = plt.subplots(figsize=(5.5, 5))
-        sensors = t.sensors.cpu() / 1000.0
-        ax.scatter(sensors[:, 0].numpy(), sensors[:, 1].numpy(), marker="^", c="k", s=25, label="sensors")
-        box = self.bounds.cpu().tolist()
-        ax.add_patch(plt.Rectangle((box[0][0], box[1][0]), box[0][1] - box[0][0], box[1][1] - box[1][0],
-                                   fill=False, ls="--", ec="gray", label="prior box"))
-        interval = getattr(history, "interval", None)
-        for i in range(k):
-            colour = f"C{i % 10}"
-            ax.plot(*truth[i, :2].cpu().tolist(), "x", c=colour, ms=8)
-            ax.plot(*estimate[i, :2].detach().cpu().tolist(), "o", mfc="none", c=colour, ms=7)
-            if interval is not None:
-                lo, hi = interval[0][i, :2].cpu(), interval[1][i, :2].cpu()
-                ax.add_patch(plt.Rectangle(lo.tolist(), *(hi - lo).tolist(), fill=False, ec=colour, lw=0.8))
-        u, v = t.wind
-        ax.annotate("", xy=(0.12 + 0.1 * u / math.hypot(u, v), 0.95 + 0.1 * v / math.hypot(u, v)), xytext=(0.12, 0.95),
-                    arrowprops={"arrowstyle": "->"})
-        ax.set(xlim=(0, t.extent[1] / 1000), ylim=(0, t.extent[0] / 1000), xlabel="x (km)", ylabel="y (km)", aspect="equal",
-               title=f"{label}: truth (x), estimate (o)" + (", 90% box" if interval is not None else ""))
-        ax.legend(fontsize=7, loc="lower right")
-        paths = [save_figure(fig, folder / "releases.png")]
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        times = (torch.arange(1, t.times + 1) * t.sample_every / 60).numpy()
-        fitted = self.operator(estimate[:1].detach().double().cpu())[0].numpy()
-        strongest = y[0].abs().sum(1).argsort(descending=True)[:4]
-        for j, s in enumerate(strongest.tolist()):
-            ax.plot(times, y[0, s].cpu().numpy(), ".", c=f"C{j}", label=f"sensor {s}")
-            ax.plot(times, fitted[s], "-", c=f"C{j}")
-        ax.set(xlabel="time (min)", ylabel="concentration (mg/m²)", title="release 0: readings (dots), estimate's prediction")
-        ax.legend(fontsize=7)
-        paths.append(save_figure(fig, folder / "readings.png"))
-        return paths
-
 
 def sample_posterior(problem: SourceProblem, y: Tensor, chains: int = 16, steps: int = 3000, burn_in: int = 1000,
                      thin: int = 5, seed: int = 0):

@@ -27,13 +27,14 @@ from torch import nn
 from ..errors import InputError, check_nonnegative, check_positive
 from ..problems.base import Problem
 from ..uq.calibration import crps
-from .losses import Loss, update_part
+from .loss import Loss, register_loss, update_part
 
 Tensor = torch.Tensor
 
 __all__ = ["WassersteinGP", "PropertyWGAN"]
 
 
+@register_loss("wgan-gp", "conditional WGAN-GP: critic and generator steps (the default of cwgan)")
 @dataclass
 class WassersteinGP(Loss):
     """Conditional WGAN-GP objective for a :class:`~inverselab.models.gan.ConditionalWGAN`.
@@ -136,6 +137,7 @@ class WassersteinGP(Loss):
         return loss.detach()
 
 
+@register_loss("property-wgan", "WGAN-GP with a property penalty (the default of design-gan)")
 @dataclass
 class PropertyWGAN(WassersteinGP):
     """Conditional WGAN-GP for inverse design (:class:`~inverselab.models.design.DesignGAN`).

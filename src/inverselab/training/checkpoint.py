@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -24,81 +23,19 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..models.weights import _load_state, _parse_tensors, load_weights, safetensors_bytes, save_weights
 from ..runs import write_atomic, write_json_atomic
 
 Tensor = torch.Tensor
 
 __all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "read_checkpoint", "average_weights", "checkpoint_records",
-           "latest_checkpoint",
-           "save_weights", "load_weights", "FORMAT"]
+           "latest_checkpoint", "save_weights", "load_weights", "FORMAT"]
 
 FORMAT = "inverselab-checkpoint/1"
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def safetensors_bytes(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
-    """Serialise tensors (copied to contiguous CPU memory) and string metadata as safetensors."""
-    from safetensors.torch import save
-
-    return save({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, metadata=metadata)
-
-
-def _parse_tensors(data: bytes, path: Path) -> dict[str, Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    try:
-        return load(data)
-    except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise InputError(f"{path} is not a valid safetensors file ({exc}); it may be truncated or corrupt") from None
-
-
-def save_weights(path: str | Path, model: nn.Module | dict[str, Tensor]) -> Path:
-    """Write a model's weights (its ``state_dict``, or a ``state_dict`` given directly) as one
-    safetensors file, atomically."""
-    state = model.state_dict() if isinstance(model, nn.Module) else model
-    return write_atomic(path, safetensors_bytes(state, {"format": "inverselab-weights/1"}))
-
-
-def load_weights(path: str | Path, model: nn.Module | None = None) -> dict[str, Tensor]:
-    """Read weights from ``.safetensors`` (or ``.pt``/``.pth`` with ``weights_only=True``).
-
-    Files that would need unpickling arbitrary objects are refused without running them.
-    With ``model`` given the weights are loaded into it (names and shapes must match).
-    """
-    path = Path(path)
-    data = path.read_bytes()
-    if path.suffix in (".pt", ".pth"):
-        import io
-
-        try:
-            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"refused to load {path}: not a plain tensor file ({first}); convert it to safetensors") from None
-        if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-            raise InputError(f"{path} does not hold a flat dict of tensors")
-    else:
-        state = _parse_tensors(data, path)
-    if model is not None:
-        _load_state(model, state, path)
-    return state
-
-
-def _load_state(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    if missing or extra:
-        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
-        raise InputError(f"weights in {path} do not fit this model ({what}); was it trained with other options?")
-    for k, v in state.items():
-        if tuple(own[k].shape) != tuple(v.shape):
-            raise InputError(f"weights in {path} do not fit this model: {k} is {tuple(v.shape)}, expected {tuple(own[k].shape)}")
-    model.load_state_dict(state)
 
 
 def _rng_state() -> dict[str, Tensor]:

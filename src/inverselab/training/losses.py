@@ -14,35 +14,14 @@ from ..errors import InputError, check_choice, check_nonnegative
 from ..metrics import ssim
 from ..problems.base import Problem
 from ..regularizers import TotalVariation
+from .loss import Loss, register_loss, update_part
 
 Tensor = torch.Tensor
 
-__all__ = ["Loss", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss",
-           "make_loss", "LOSSES"]
+__all__ = ["Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss"]
 
 
-class Loss:
-    """Base class. ``needs_truth`` tells the trainer whether batches must carry ground truth;
-    ``model_kwargs`` are passed to the network's forward (e.g. ``return_std=True``).
-
-    A loss that drives parts of the model itself (adversarial games, autoencoders) sets
-    ``own_step`` and defines ``step(model, y, truth, optimizer, clip) -> loss``,
-    ``param_groups(model)`` and ``check_model(model)``; the trainer then calls ``step`` in
-    place of ``loss(model(y), ...)`` and a backward pass.
-    """
-
-    needs_truth: bool = True
-    model_kwargs: dict = {}
-    own_step: bool = False
-
-    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem) -> Tensor:
-        raise NotImplementedError
-
-    def config(self) -> dict:
-        """Plain description for run configs."""
-        return {"name": type(self).__name__, **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
-
-
+@register_loss("supervised", "MSE (+ L1, 1 - SSIM) against the truths")
 @dataclass
 class Supervised(Loss):
     """``l2 * MSE + l1 * MAE + ssim * (1 - SSIM)`` against the ground truth.
@@ -90,6 +69,7 @@ class Supervised(Loss):
         return value
 
 
+@register_loss("consistency", "||F(x) - y||^2 + TV, through the forward model (no truths)")
 @dataclass
 class MeasurementConsistency(Loss):
     """``0.5 ||F(x) - y||^2 + lam * TV(x)`` per sample, divided by the number of pixels.
@@ -116,6 +96,7 @@ class MeasurementConsistency(Loss):
         return value.mean() / estimate[0].numel()
 
 
+@register_loss("gaussian-nll", "Gaussian negative log likelihood of a mean and a standard deviation")
 @dataclass
 class GaussianNLL(Loss):
     """Negative log likelihood of the truth under the network's diagonal Gaussian,
@@ -136,6 +117,7 @@ class GaussianNLL(Loss):
         return (std.log() + 0.5 * ((truth / problem.data_range - mean) / std).square()).mean()
 
 
+@register_loss("distill", "match a teacher run's output (--loss-option teacher=RUN)")
 @dataclass
 class Distillation(Loss):
     """Knowledge distillation: ``MSE(student(y), teacher(y))`` in units of the data range, plus
@@ -181,6 +163,7 @@ class Distillation(Loss):
         return value
 
 
+@register_loss("objective", "the summed per-instance losses of a joint-optimisation problem (no truths)")
 @dataclass
 class InstanceObjective(Loss):
     """The mean of each instance's own loss ``L_i(estimate_i)`` (joint-optimisation problems):
@@ -196,6 +179,7 @@ class InstanceObjective(Loss):
         return objective(estimate, y).mean()
 
 
+@register_loss("vae", "reconstruction + beta KL on the truths (variational autoencoder)")
 @dataclass
 class VAELoss(Loss):
     """Negative evidence lower bound of a :class:`~inverselab.models.generative.VAE` on the truths
@@ -255,38 +239,3 @@ class VAELoss(Loss):
         loss = (recon + self.beta * kl).mean()
         update_part(loss, model, optimizer, clip, "vae")
         return loss.detach()
-
-
-def update_part(loss: Tensor, part: torch.nn.Module, optimizer: torch.optim.Optimizer, clip: float, label: str) -> None:
-    """Backpropagate ``loss`` and update only ``part`` (other parameters' gradients are dropped):
-    one update of a loss that runs its own steps (``label`` names it in the error on a
-    non-finite loss)."""
-    if not torch.isfinite(loss):
-        raise InputError(f"{label} training loss became {float(loss.detach())}: lower the learning rate (--lr)")
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    owned = {id(q) for q in part.parameters()}
-    for group in optimizer.param_groups:
-        for q in group["params"]:
-            if id(q) not in owned:
-                q.grad = None
-    if clip:
-        torch.nn.utils.clip_grad_norm_(part.parameters(), clip)
-    optimizer.step()
-
-
-LOSSES = ("supervised", "consistency", "wgan-gp", "gaussian-nll", "property-wgan", "objective", "distill", "vae")
-
-
-def make_loss(name: str, **params) -> Loss:
-    """A loss by name (one of :data:`LOSSES`) with its parameters."""
-    from .adversarial import PropertyWGAN, WassersteinGP  # they build on Loss, so they are imported here
-
-    check_choice("loss", name, LOSSES)
-    kind = {"supervised": Supervised, "consistency": MeasurementConsistency, "wgan-gp": WassersteinGP,
-            "gaussian-nll": GaussianNLL, "property-wgan": PropertyWGAN, "objective": InstanceObjective,
-            "distill": Distillation, "vae": VAELoss}[name]
-    try:
-        return kind(**params)
-    except TypeError as exc:
-        raise InputError(f"loss {name!r}: {exc}") from None

@@ -26,7 +26,7 @@ from ..problems.base import Problem
 from ..runs import write_json_atomic
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
 from .distributed import Context, max_over_ranks, mean_over_ranks, setup
-from .losses import Loss, make_loss
+from .loss import Loss, make_loss
 from .tasks import Schedule, SingleTask, Task, make_task
 
 Tensor = torch.Tensor

@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
-from inverselab.analysis import FAMILIES, HeatSources, ToyLandscape, WavePacket, adam, compare, gradient_descent, lbfgs, random_restarts
+from inverselab.problems.families import FAMILIES, HeatSources, ToyLandscape, WavePacket
+from inverselab.solvers.optimizers import adam, gradient_descent, lbfgs, random_restarts
+from inverselab.studies.joint import compare
 from inverselab.errors import InputError
 
 

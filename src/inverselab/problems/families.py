@@ -1,11 +1,8 @@
-"""Joint optimisation through a network against per-instance optimisation.
+"""Instance families for joint against per-instance optimisation.
 
-Holl & Thuerey (2024), "The unreasonable effectiveness of solving inverse problems with
-neural networks", report that a network ``theta_i -> x_i`` trained by minimising the summed
-losses ``sum_i L_i(net(theta_i))`` of many instances (no labels) often ends at lower losses than
-an optimiser run on each instance alone, even on the instances it was trained on: the
-gradients of many instances pool into one update of shared weights, which averages out
-local, instance-specific structure. This module tests that claim on instance *families*:
+A family gives instances (``sample``), the network's input per instance (``features``), the
+per-instance loss (``loss``), the optimisers' start (``initial``) and the search box
+(``bounds``):
 
 - :class:`ToyLandscape` -- ``L_i(x) = lam_i |x - x_i*| - sum_j A_ij cos(omega_ij x + phi_ij)``,
   a V-shaped signal under oscillating noise whose strength sets the signal-to-noise ratio.
@@ -14,31 +11,26 @@ local, instance-specific structure. This module tests that claim on instance *fa
 - :class:`HeatSources` -- position and strength of a heat source from late-time sensor
   readings through the differentiable heat solver (flat, ill-conditioned directions).
 
-A family gives instances (``sample``), the network's input per instance (``features``), the
-per-instance loss (``loss``), the optimisers' start (``initial``) and the search box
-(``bounds``). :func:`compare` runs the per-instance optimisers and the jointly trained network
-and returns final losses per instance for training and held-out instances.
+The ``joint-*`` presets (:mod:`inverselab.problems.joint`) wrap each family as a problem; the
+study :func:`inverselab.studies.joint.compare` runs the optimisers and a jointly trained network.
 """
+
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from ..errors import InputError, check_count, check_positive
-from .optimizers import adam, gradient_descent, lbfgs, random_restarts
 
 Tensor = torch.Tensor
 
-__all__ = ["ToyLandscape", "WavePacket", "HeatSources", "FAMILIES", "train_joint", "compare", "JointNetwork",
-           "JointEstimator"]
+__all__ = ["Family", "ToyLandscape", "WavePacket", "HeatSources", "FAMILIES"]
 
 
-class _Family:
+class Family:
     """Interface of an instance family (see the module docstring)."""
 
     name: str
@@ -94,7 +86,7 @@ class _Family:
 
 
 @dataclass
-class ToyLandscape(_Family):
+class ToyLandscape(Family):
     """``L(x) = lam |x - x*| - sum_j A_j cos(omega_j x + phi_j)`` on ``x`` in [-1, 1].
 
     ``lam`` ~ U(0.5, 1.5), ``x*`` ~ U(-0.8, 0.8), ``omega_j`` ~ U(5, 40), ``phi_j`` ~ U(0, 2 pi),
@@ -148,7 +140,7 @@ class ToyLandscape(_Family):
 
 
 @dataclass
-class WavePacket(_Family):
+class WavePacket(Family):
     """Centre ``t0`` of a wave packet ``exp(-(t - t0)^2 / (2 w^2)) cos(2 pi f (t - t0))`` in noise.
 
     Signals of ``samples`` points on t in [0, 1]; ``t0`` ~ U(0.2, 0.8), amplitude ~ U(0.5, 1.5)
@@ -200,7 +192,7 @@ class WavePacket(_Family):
 
 
 @dataclass
-class HeatSources(_Family):
+class HeatSources(Family):
     """Position ``(x, y)`` and strength ``q`` of a heat pulse from late-time sensor readings.
 
     Unit square, conductivity 1, zero Dirichlet boundary, a ``grid`` x ``grid`` cell-centred
@@ -276,131 +268,3 @@ class HeatSources(_Family):
 FAMILIES = {"toy": ToyLandscape, "wave-packet": WavePacket, "heat-sources": HeatSources}
 
 
-class JointNetwork(nn.Module):
-    """MLP from instance features to unknowns inside the family's box (sigmoid output map).
-
-    Parameters
-    ----------
-    inputs, outputs : int
-        Feature and unknown counts.
-    bounds : (Tensor, Tensor)
-        Lower and upper corners of the box the outputs are mapped into.
-    width, depth : int
-        Hidden units per layer and hidden layers.
-    """
-
-    def __init__(self, inputs: int, outputs: int, bounds: tuple[Tensor, Tensor], width: int = 128, depth: int = 3) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        c = inputs
-        for _ in range(depth):
-            layers += [nn.Linear(c, width), nn.GELU()]
-            c = width
-        layers.append(nn.Linear(c, outputs))
-        self.body = nn.Sequential(*layers)
-        lo, hi = (torch.as_tensor(b, dtype=torch.float32) for b in bounds)
-        self.register_buffer("lo", lo)
-        self.register_buffer("span", hi - lo)
-
-    def forward(self, features: Tensor) -> Tensor:
-        return self.lo + self.span * torch.sigmoid(self.body(features.to(self.lo.dtype)))
-
-
-class JointEstimator(nn.Module):
-    """A :class:`JointNetwork` reading packed instances ``(B, K)`` (the ``joint-mlp`` model of
-    the ``joint-*`` problems): ``y -> network(features(unpack(y)))``."""
-
-    def __init__(self, family: _Family, width: int = 128, depth: int = 3) -> None:
-        super().__init__()
-        self.family = family
-        inputs = family.features(family.draw(1, 0)).shape[1]
-        self.network = JointNetwork(inputs, family.dim, family.bounds(), width, depth)
-
-    def forward(self, y: Tensor) -> Tensor:
-        return self.network(self.family.features(self.family.unpack(y)))
-
-
-def train_joint(family: _Family, inst: dict[str, Tensor], *, steps: int = 3000, batch: int = 256, lr: float = 1e-3,
-                width: int = 128, depth: int = 3, seed: int = 0, progress: bool | None = None) -> JointNetwork:
-    """Train a :class:`JointNetwork` on the summed losses of ``inst`` (no labels).
-
-    Adam with a cosine schedule on random mini-batches of instances; the loss is evaluated in
-    float64 on the network's (float32) outputs.
-    """
-    from ..solvers.history import progress_bar
-
-    check_count("steps", steps)
-    check_count("batch", batch)
-    torch.manual_seed(seed)
-    features = family.features(inst).float()
-    net = JointNetwork(features.shape[1], family.dim, family.bounds(), width, depth).double()
-    n = features.shape[0]
-    g = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    bar = progress_bar(steps, f"joint training ({family.name})", show=progress, leave=False)
-    for _ in range(steps):
-        pick = torch.randint(n, (min(batch, n),), generator=g)
-        part = {k: v[pick] for k, v in inst.items()}
-        loss = family.loss(net(features[pick].double()), part).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    return net.eval()
-
-
-def compare(family: _Family, n_train: int = 512, n_test: int = 512, *, iters: int = 100, restarts: int = 8,
-            gd_lr: float | None = None, steps: int = 3000, seed: int = 0, progress: bool | None = None) -> dict:
-    """Per-instance optimisers against a jointly trained network on one family.
-
-    Methods: gradient descent and Adam (``iters`` steps; ``gd_lr`` default 1 % of the box per
-    unit gradient), L-BFGS (``iters`` iterations), L-BFGS from ``restarts`` random starts, the
-    network trained on the training instances (:func:`train_joint`), and the network's output
-    refined by L-BFGS. Everything but the restarts starts from :meth:`initial`.
-
-    Returns
-    -------
-    dict
-        ``{"train": {...}, "test": {...}}``, each mapping a method to its final losses (list,
-        one per instance), plus ``seconds`` per method and the family's ``config``.
-    """
-    lo, hi = family.bounds()
-    lr = gd_lr if gd_lr is not None else 0.01 * float((hi - lo).max())
-    sets = {"train": family.sample(n_train, seed), "test": family.sample(n_test, seed + 1_000_003)}
-    t0 = time.perf_counter()
-    net = train_joint(family, sets["train"], steps=steps, seed=seed, progress=progress)
-    seconds = {"network training": time.perf_counter() - t0}
-    out: dict = {"config": {**family.config(), "n_train": n_train, "n_test": n_test, "iters": iters,
-                            "restarts": restarts, "gd_lr": lr, "steps": steps, "seed": seed}}
-    for split, inst in sets.items():
-        n = next(iter(inst.values())).shape[0]
-
-        def loss(x: Tensor, inst=inst) -> Tensor:
-            return family.loss(x, inst)
-
-        x0 = family.initial(inst)
-        with torch.no_grad():
-            x_net = net(family.features(inst).double()).double()
-        methods = {
-            "gradient descent": lambda: gradient_descent(loss, x0, iters, lr),
-            "adam": lambda: adam(loss, x0, iters, lr),
-            "l-bfgs": lambda: lbfgs(loss, x0, iters),
-            "l-bfgs, random restarts": lambda: random_restarts(loss, (lo, hi), n, restarts, iters, seed=seed),
-            "network": lambda: x_net,
-            "network + l-bfgs": lambda: lbfgs(loss, x_net, iters),
-        }
-        results = {}
-        for name, run in methods.items():
-            t0 = time.perf_counter()
-            x = run()
-            seconds[f"{split}/{name}"] = time.perf_counter() - t0
-            with torch.no_grad():
-                results[name] = family.loss(x, inst).tolist()
-        out[split] = results
-    out["seconds"] = seconds
-    return out

@@ -1,0 +1,101 @@
+"""A training run as a method: the network of a run directory reconstructs, under the same
+contract as every registered method (``make_method("runs/lpd", problem)``, or
+``inverselab solve PROBLEM --method runs/lpd``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import InputError
+from ..models import Symmetrized, TrainedModel, load_run
+from ..registry import Parameter
+from ..solvers.history import History
+from .base import Method
+
+Tensor = torch.Tensor
+
+__all__ = ["TrainedMethod", "RUN_PARAMETERS"]
+
+#: What a trained run takes as method parameters.
+RUN_PARAMETERS = (
+    Parameter("batch_size", int, 1, "measurements per network call (timing is per image)", low=1),
+    Parameter("symmetrize", bool, False, "average the network over the problem's exact symmetries"),
+)
+
+
+class TrainedMethod(Method):
+    """The network of a training run, bound to a problem of the same preset.
+
+    Attributes
+    ----------
+    run : Path
+        The run directory.
+    trained : TrainedModel
+        The loaded network and the problem it reconstructs for.
+    """
+
+    def __init__(self, run: Path, trained: TrainedModel, params: dict) -> None:
+        super().__init__(trained.name, trained.problem, params, None, RUN_PARAMETERS)
+        self.run = run
+        self.trained = trained
+        self.options = dict(trained.options)
+
+    @classmethod
+    def from_run(cls, run: str | Path, problem: Any = None, overrides: dict | None = None,
+                 device: str | torch.device = "cpu", **params) -> TrainedMethod:
+        """Load the run's network, re-bound to ``problem`` (the preset it was trained on, possibly
+        with other parameters, e.g. a new noise level) or to its own problem changed by
+        ``overrides``; ``params``: ``batch_size``, ``symmetrize``."""
+        run = Path(run)
+        owner = f"trained run {str(run)!r}"
+        values = {}
+        for key, value in params.items():
+            param = next((p for p in RUN_PARAMETERS if p.name == key), None)
+            if param is None:
+                raise InputError(f"{owner} has no parameter {key!r}: valid are {', '.join(p.name for p in RUN_PARAMETERS)}")
+            values[key] = param.coerce(value, owner)
+        if problem is not None:
+            from ..runs import read_toml
+
+            config_path = run / "config.toml"
+            if not config_path.is_file():
+                raise InputError(f"method {str(run)!r} is neither a registered method nor a training run (no config.toml); "
+                                 "see 'inverselab list'")
+            stored = dict(read_toml(config_path).get("problem", {}))
+            trained_on = stored.pop("problem", None)
+            if trained_on != problem.name:
+                raise InputError(f"{run} was trained on {trained_on!r}, not {problem.name!r}: solve {trained_on} with it")
+            current = {k: v for k, v in problem.config.items() if k != "problem"}
+            overrides = {k: v for k, v in current.items() if stored.get(k) != _toml_value(v)} or None
+        trained = load_run(run, overrides, device=device)
+        if values.get("symmetrize"):
+            trained.network = Symmetrized(trained.network, trained.problem.symmetries)
+        return cls(run, trained, {**{p.name: p.default for p in RUN_PARAMETERS}, **values})
+
+    def config(self) -> dict:
+        """The architecture and its options, as training recorded them."""
+        return {"name": self.name, **self.options}
+
+    def to(self, device: str | torch.device) -> TrainedMethod:
+        """Move the network (and the operator it holds, if any) to ``device``; measurements are
+        moved to it chunk by chunk."""
+        self.trained.network.to(device)
+        return self
+
+    def warm_up(self, y: Tensor) -> None:
+        """One call on the first batch: the first calls build operator caches."""
+        self.trained.reconstruct(y[: self.params["batch_size"]])
+
+    def reconstruct(self, y: Tensor, truth: Tensor | None = None) -> tuple[Tensor, History]:
+        """The network's estimates in evaluation mode, ``batch_size`` measurements at a time."""
+        return self.trained.reconstruct(y, truth=truth, batch_size=self.params["batch_size"])
+
+
+def _toml_value(value: Any) -> Any:
+    """How a value reads back from config.toml (tuples as lists)."""
+    from ..runs import plain
+
+    return plain(value)
