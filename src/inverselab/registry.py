@@ -20,6 +20,7 @@ warning line on stderr and skipped; asking for a name it would have provided nam
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import math
@@ -72,6 +73,9 @@ class Parameter:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] | None = None
+
+    def __hash__(self) -> int:  # defaults may be unhashable (dicts, lists)
+        return hash((self.name, self.type, self.help))
 
     @property
     def required(self) -> bool:
@@ -221,6 +225,8 @@ def parameters_of(fn: Callable, skip: tuple[str, ...] = (), bounds: dict[str, tu
         Further callables whose parameters are added when ``fn`` passes ``**kwargs`` on to them.
     """
     target = fn.__init__ if inspect.isclass(fn) else fn
+    factories = {f.name: f.default_factory for f in dataclasses.fields(fn)
+                 if f.default_factory is not dataclasses.MISSING} if dataclasses.is_dataclass(fn) else {}
     helps = {**_docstring_help(fn), **(_docstring_help(target) if target is not fn else {})}
     out: list[Parameter] = []
     seen = set(skip)
@@ -234,9 +240,10 @@ def parameters_of(fn: Callable, skip: tuple[str, ...] = (), bounds: dict[str, tu
         if name in seen:
             continue
         seen.add(name)
-        kind, optional = _annotation_type(p.annotation, p.default)
+        default = factories[name]() if name in factories else p.default
+        kind, optional = _annotation_type(p.annotation, default)
         low, high = (bounds or {}).get(name, (None, None))
-        out.append(Parameter(name, kind, p.default, helps.get(name, ""), optional, low, high))
+        out.append(Parameter(name, kind, default, helps.get(name, ""), optional, low, high))
     if passes_on:
         for other in follow:
             out += [q for q in parameters_of(other, tuple(seen), bounds) if q.name not in seen]

@@ -19,9 +19,9 @@ __all__: list[str] = []
 
 @register("rnn", "GRU trained on simulated trajectories with parameters from a prior box (amortised)",
           applies_to=lambda problem: problem.name == "lorenz" or f"{problem.name} is not the Lorenz problem")
-def _rnn(problem, data: Observations, truth=None, *, steps: int = 3000, hidden: int = 64, cell: str = "gru",
+def _rnn(problem, y: Observations, truth=None, *, steps: int = 3000, hidden: int = 64, cell: str = "gru",
          seed: int = 0) -> tuple[Estimate, History]:
-    times, y = lorenz_series(data)
+    times, series = lorenz_series(y)
     simulate = lorenz_simulator(times.float(), noise=problem.config["noise"])
     torch.manual_seed(seed)
     mean, std = series_statistics(simulate, *PRIOR, seed=seed)
@@ -31,9 +31,9 @@ def _rnn(problem, data: Observations, truth=None, *, steps: int = 3000, hidden: 
     trained = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
-        model(y.float())  # warm-up
+        model(series.float())  # warm-up
         start = time.perf_counter()
-        params = model(y.float())
+        params = model(series.float())
         infer = time.perf_counter() - start
     estimate = lorenz_estimate(params.double(), {"kind": "trained", "training_seconds": trained,
                                               "inference_seconds": infer, **record})

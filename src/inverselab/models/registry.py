@@ -77,6 +77,9 @@ _SEISMIC = ("shots", "nt", "receivers", "output_shape", "time_last", "vmin", "vm
 @register("unet", "U-Net after the problem's baseline (FBPConvNet style)", UNet, supplied=("channels",))
 def _unet(problem: Problem, **options) -> nn.Module:
     op = problem.operator
+    if len(op.domain_shape) != 3:
+        raise InputError(f"model 'unet' needs images of shape (C, H, W); {problem.name} has unknowns of shape "
+                         f"{tuple(op.domain_shape)}")
     return PostProcessing(problem.baseline_fn, UNet(channels_of(op.domain_shape, op.domain_complex), **options))
 
 
@@ -200,4 +203,7 @@ def build_model(name: str, problem: Problem, **options) -> nn.Module:
         Unknown model or option, or an option of the wrong type.
     """
     checked = MODELS.options(name, options)
+    if getattr(problem, "operator", None) is None:
+        raise InputError(f"model {name!r} needs a problem with a forward operator; {problem.name} is an estimation "
+                         f"problem (estimate it with one of its methods: {', '.join(problem.methods)})")
     return MODELS.get(name).obj(problem, **checked)
