@@ -33,7 +33,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["Entry", "Parameter", "Registry", "parameters_of", "load_plugins", "PLUGIN_GROUP", "PLUGIN_ENV"]
+__all__ = ["Entry", "Parameter", "Registry", "check_values", "parameters_of", "load_plugins", "PLUGIN_GROUP", "PLUGIN_ENV"]
 
 PLUGIN_GROUP = "inverselab.plugins"
 PLUGIN_ENV = "INVERSELAB_PLUGINS"
@@ -376,16 +376,26 @@ class Registry:
         InputError
             An unknown name, or a value of the wrong type or out of range.
         """
-        entry = self.get(name)
-        owner = owner or f"{self.kind} {name!r}"
-        out = {}
-        for key, value in values.items():
-            param = entry.parameter(key)
-            if param is None:
-                valid = ", ".join(p.name for p in entry.parameters) or "none"
-                raise InputError(f"{owner} has no {self.noun} {key!r}: valid are {valid}")
-            out[key] = param.coerce(value, owner)
-        return out
+        return check_values(self.get(name).parameters, values, owner or f"{self.kind} {name!r}", self.noun)
+
+
+def check_values(parameters: tuple[Parameter, ...], values: dict[str, Any], owner: str,
+                 noun: str = "parameter") -> dict[str, Any]:
+    """``values`` checked against ``parameters`` and converted to their types.
+
+    Raises
+    ------
+    InputError
+        One line: ``owner`` has no such ``noun`` (and the valid names), or a value is invalid.
+    """
+    by_name = {p.name: p for p in parameters}
+    out = {}
+    for key, value in values.items():
+        if key not in by_name:
+            valid = ", ".join(by_name) or "none"
+            raise InputError(f"{owner} has no {noun} {key!r}: valid are {valid}")
+        out[key] = by_name[key].coerce(value, owner)
+    return out
 
 
 # -- plugins ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..registry import check_values
 from ..solvers.history import History
 from .base import METHODS, Method, applies, available_methods, parameters
 from .trained import TrainedMethod
@@ -47,13 +48,7 @@ def make_method(name: str | Path, problem: Any, **params) -> Method:
         raise InputError(f"method {name!r} does not apply to {problem.name}: {reason} (valid are {valid})")
     accepted = parameters(entry, problem)
     owner = f"method {name!r}"
-    values = {}
-    for key, value in params.items():
-        param = next((p for p in accepted if p.name == key), None)
-        if param is None:
-            valid = ", ".join(p.name for p in accepted) or "none"
-            raise InputError(f"{owner} has no parameter {key!r}: valid are {valid}")
-        values[key] = param.coerce(value, owner)
+    values = check_values(accepted, params, owner)
     tuned = _tuned_defaults(name, problem)
     missing = [p.name for p in accepted if p.required and p.name not in values and p.name not in tuned]
     if missing:

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import InputError
 from ..models import Symmetrized, TrainedModel, load_run
-from ..registry import Parameter
+from ..registry import Parameter, check_values
 from ..solvers.history import History
 from .base import Method
 
@@ -51,12 +51,7 @@ class TrainedMethod(Method):
         ``overrides``; ``params``: ``batch_size``, ``symmetrize``."""
         run = Path(run)
         owner = f"trained run {str(run)!r}"
-        values = {}
-        for key, value in params.items():
-            param = next((p for p in RUN_PARAMETERS if p.name == key), None)
-            if param is None:
-                raise InputError(f"{owner} has no parameter {key!r}: valid are {', '.join(p.name for p in RUN_PARAMETERS)}")
-            values[key] = param.coerce(value, owner)
+        values = check_values(RUN_PARAMETERS, params, owner)
         if problem is not None:
             from ..runs import read_toml
 
