@@ -35,7 +35,7 @@ from _common import save
 import inverselab as il
 from inverselab.models.pinn import fit
 from inverselab.problems import make_problem
-from inverselab.problems.pde import _diffusion_pinn
+from inverselab.methods.pinn import _diffusion_pinn
 
 HERE = Path(__file__).resolve().parent
 THRESHOLD = 1e-3
@@ -60,7 +60,7 @@ def _crossings(seconds: list[float], iterations: list[int], values: list[float])
 
 def _ours_diffusion(seed: int) -> dict:
     problem = make_problem("pinn-diffusion-1d")
-    settings = {k: v for k, v in il.make_method("pinn", problem).settings().items() if k != "width"}
+    settings = {k: v for k, v in il.make_method("pinn", problem).settings().items() if k not in ("width", "seed")}
     settings["progress"] = False
     model = _diffusion_pinn(problem, problem.observe(seed), seed, 32)
     history = fit(model, seed=seed, **settings)

@@ -60,6 +60,15 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _same_images(runs: list[RunSummary]) -> list[list[RunSummary]]:
+    """Runs grouped by problem and image shape (one grid each: their truths are comparable)."""
+    groups: dict[tuple, list[RunSummary]] = {}
+    for r in runs:
+        shape = tuple(r.samples["truth"].shape[1:]) if "truth" in r.samples else ()
+        groups.setdefault((r.metrics.get("problem"), shape), []).append(r)
+    return list(groups.values())
+
+
 def _grid(runs: list[RunSummary], columns: int = 3) -> str | None:
     """Rows: truth, then per run its estimates and error maps on the first samples."""
     from .figures import pyplot
@@ -247,9 +256,10 @@ def build_report(runs: list[str | Path], out: str | Path, title: str = "inversel
     if reconstruction:
         parts += ["<h2>Metrics</h2>", _table(reconstruction), "<h2>Quality against time</h2>",
                   f"<img alt='PSNR against seconds per image' src='{_claim(reconstruction)}'>"]
-        grid = _grid(reconstruction)
-        if grid:
-            parts += ["<h2>Reconstructions and error maps</h2>", f"<img alt='reconstructions' src='{grid}'>"]
+        grids = [g for g in (_grid(group) for group in _same_images(reconstruction)) if g]
+        if grids:
+            parts += ["<h2>Reconstructions and error maps</h2>",
+                      *[f"<img alt='reconstructions' src='{grid}'>" for grid in grids]]
         curves = _curves(reconstruction)
         if curves:
             parts += ["<h2>Training</h2>", f"<img alt='training curves' src='{curves}'>"]

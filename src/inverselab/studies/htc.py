@@ -33,10 +33,14 @@ def scan_job(file: str | Path, method: str, out: str | Path, size: int = 512, tr
     seconds = time.perf_counter() - start
     out = Path(out)
     metrics = {
+        "problem": problem.name,
         "scan": scan.name,
         "file": str(file),
         "method": bound.name,
+        "n": 1,
+        "scores": ["mcc"] if reference is not None else [],
         "seconds": seconds,
+        "seconds_per_sample": seconds,
         "config": {**problem.config, "method": bound.config()},
         "history": history.as_dict(),
     }
