@@ -17,7 +17,12 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/inverselab demo
 
-test: $(BIN)/.installed
+# The tests also cover the deepinv bridge: deepinv beside the CPU torch (no-deps, patched torchvision).
+$(BIN)/.test-installed: $(BIN)/.installed benchmarks/install_deepinv.sh
+	bash benchmarks/install_deepinv.sh $(VENV)
+	touch $@
+
+test: $(BIN)/.test-installed
 	$(BIN)/python -m pytest -q
 
 # Peers for the benchmarks (astra-toolbox, deepinv, scikit-image) in a separate venv.

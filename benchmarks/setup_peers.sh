@@ -22,44 +22,11 @@ PIP=("$PY" -m pip install --disable-pip-version-check)
 "${PIP[@]}" "torch==2.13.0"
 "${PIP[@]}" -e .
 "${PIP[@]}" "astra-toolbox==2.5.0" scikit-image
-# deepinv and torchvision without their dependencies (they would replace torch), then the
-# dependencies deepinv needs.
-"${PIP[@]}" --no-deps "deepinv==0.5.0" "torchvision==0.28.0"
-"${PIP[@]}" numpy matplotlib tqdm torchmetrics einops requests h5py natsort scikit-image
+bash benchmarks/install_deepinv.sh "$VENV"
 # DeepXDE (PINN peer, PyTorch backend). It does not depend on torch, so pip leaves the CPU
 # torch alone; it brings scikit-learn and scikit-optimize.
 "${PIP[@]}" "deepxde==1.15.0"
 
-# PyPI's torchvision is built against CUDA torch: its C++ ops do not load beside the CPU
-# torch, and _meta_registrations.py registers fake kernels for torchvision::nms / qnms
-# unconditionally, which makes `import torchvision` fail. Guard both registrations.
-"$PY" - <<'PYEOF'
-import pathlib
-import re
-import sysconfig
-
-path = pathlib.Path(sysconfig.get_paths()["purelib"]) / "torchvision" / "_meta_registrations.py"
-text = path.read_text()
-# The module already imports torchvision.extension, so the guard needs no new import.
-guard = "if torchvision.extension._has_ops():\n"
-pattern = re.compile(
-    r'^@torch\.library\.register_fake\("torchvision::(nms|qnms)"\)\n(def .*?)(?=^\S|\Z)',
-    re.S | re.M,
-)
-if "# inverselab: guarded" in text:
-    print(f"torchvision patch already applied: {path}")
-else:
-    def indent(match: re.Match) -> str:
-        block = match.group(0).rstrip("\n")
-        body = "".join("    " + line if line else line for line in block.splitlines(keepends=True))
-        return "# inverselab: guarded (C++ ops missing beside CPU torch)\n" + guard + body + "\n\n\n"
-
-    patched, count = pattern.subn(indent, text)
-    if count != 2:
-        raise SystemExit(f"expected 2 nms/qnms fake registrations in {path}, found {count}")
-    path.write_text(patched)
-    print(f"torchvision patch applied: {path}")
-PYEOF
 
 DDE_BACKEND=pytorch "$PY" - <<'PYEOF'
 import astra

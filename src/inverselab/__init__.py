@@ -28,6 +28,7 @@ _SUBMODULES = {
     "operators",
     "problems",
     "registry",
+    "interop",
     "regularizers",
     "report",
     "runs",
@@ -38,6 +39,8 @@ _SUBMODULES = {
 }
 _ATTRIBUTES = {
     "make_problem": "problems",
+    "custom_problem": "problems",
+    "load_problem": "problems",
     "list_problems": "problems",
     "make_method": "methods",
     "reconstruct": "methods",
@@ -51,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import data, errors, methods, metrics, noise, operators, problems, regularizers, solvers
     from .errors import InputError
     from .methods import estimate, make_method, reconstruct
-    from .problems import list_problems, make_problem
+    from .problems import custom_problem, list_problems, load_problem, make_problem
 
 
 def __getattr__(name: str):

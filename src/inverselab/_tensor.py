@@ -48,3 +48,31 @@ def generator(seed: int | torch.Generator | None, device: torch.device | str = "
     g = torch.Generator(device=device)
     g.manual_seed(0 if seed is None else int(seed))
     return g
+
+
+def numpy_boundary(method):
+    """Decorate a method ``(self, x, *args, **kwargs)`` so that a numpy array ``x`` (and a numpy
+    ``truth`` keyword) is taken as a tensor and tensors in the result come back as numpy arrays:
+    numpy in, numpy out; torch in, torch out. A numpy call runs without autograd."""
+    import functools
+
+    import numpy as np
+
+    def to_numpy(value):
+        if isinstance(value, Tensor):
+            return value.detach().cpu().numpy()
+        if isinstance(value, tuple):
+            return tuple(to_numpy(v) for v in value)
+        return value
+
+    @functools.wraps(method)
+    def wrapper(self, x, *args, **kwargs):
+        if not isinstance(x, np.ndarray):
+            return method(self, x, *args, **kwargs)
+        if isinstance(kwargs.get("truth"), np.ndarray):
+            kwargs["truth"] = torch.from_numpy(np.ascontiguousarray(kwargs["truth"]))
+        with torch.no_grad():
+            out = method(self, torch.from_numpy(np.ascontiguousarray(x)), *args, **kwargs)
+        return to_numpy(out)
+
+    return wrapper

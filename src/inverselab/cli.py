@@ -53,6 +53,41 @@ def _pairs(items: Sequence[str] | None, flag: str, parse: bool) -> dict:
     return out
 
 
+def _problem(args):
+    """The problem a command names: a preset (with --set overrides), or --problem FILE (a
+    problem file or a run's config.toml)."""
+    from .problems import make_problem
+    from .problems.files import is_problem_file, load_problem
+
+    if args.problem and args.problem_file:
+        raise _UsageError("give a problem name or --problem FILE, not both")
+    source = args.problem_file or args.problem
+    if not source:
+        raise _UsageError("name a problem (see 'inverselab list') or give --problem FILE")
+    overrides = _pairs(args.set, "--set", parse=False)
+    return load_problem(source, **overrides) if is_problem_file(source) else make_problem(source, **overrides)
+
+
+def _run_settings(args) -> dict:
+    """What a run's config.toml given as --problem says about its method, samples and seed."""
+    source = args.problem_file or args.problem
+    from .problems.files import is_problem_file
+    from .runs import read_toml
+
+    if not source or not is_problem_file(source):
+        return {}
+    spec = read_toml(source)
+    method = spec.get("method")
+    if not isinstance(method, dict) or not isinstance(spec.get("problem"), dict):
+        return {}
+    method = dict(method)
+    name = method.pop("name", None)
+    if "run" in spec:  # an evaluated training run: its network
+        name, method = spec["run"], {}
+    return {"method": name, "params": method, "n": spec.get("n"), "seed": spec.get("seed"),
+            "double": spec.get("dtype") == "float64"}
+
+
 def cmd_list(args) -> int:
     from .methods import METHODS, available_methods
     from .models import MODELS
@@ -100,16 +135,17 @@ def cmd_solve(args) -> int:
     import torch
 
     from .jobs import solve_job
-    from .problems import make_problem
 
-    overrides = _pairs(args.set, "--set", parse=False)
-    params = _pairs(args.param, "--param", parse=True)
-    torch.manual_seed(args.seed)
-    problem = make_problem(args.problem, **overrides)
-    dtype = torch.float64 if args.double else torch.float32
-    n = args.n if args.n is not None else min(8, problem.truths or 8)
-    _print_metrics(solve_job(problem, args.method or problem.default_method, params, n, args.seed, args.out, dtype,
-                             args.device), args.out)
+    recorded = _run_settings(args)  # a run's config.toml: make the same run again
+    seed = args.seed if args.seed is not None else recorded.get("seed") or 0
+    torch.manual_seed(seed)
+    problem = _problem(args)
+    method = args.method or recorded.get("method") or problem.default_method
+    carried = recorded.get("params", {}) if method == recorded.get("method") else {}
+    params = {**carried, **_pairs(args.param, "--param", parse=True)}
+    dtype = torch.float64 if args.double or recorded.get("double") else torch.float32
+    n = args.n if args.n is not None else recorded.get("n") or min(8, problem.truths or 8)
+    _print_metrics(solve_job(problem, method, params, n, seed, args.out, dtype, args.device), args.out)
     return 0
 
 
@@ -121,11 +157,10 @@ def _training_settings(args) -> dict:
 
 def cmd_train(args) -> int:
     from .jobs import evaluate_job, train_job
-    from .problems import make_problem
 
     if (args.epochs is None) == (args.minutes is None):
         raise _UsageError("give either --epochs E or --minutes M")
-    problem = make_problem(args.problem, **_pairs(args.set, "--set", parse=False))
+    problem = _problem(args)
     multitask = None
     if args.multitask:
         key, sep, values = args.multitask.partition("=")
@@ -216,10 +251,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_data_generate(args) -> int:
-    from .problems import make_problem
     from .training import generate_hdf5
 
-    problem = make_problem(args.problem, **_pairs(args.set, "--set", parse=False))
+    problem = _problem(args)
     path = generate_hdf5(problem, args.n, args.out, offset=args.offset)
     print(f"{args.n} {problem.name} pairs -> {path}")
     return 0
@@ -256,12 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("solve", help="reconstruct simulated data of a problem with any method or a trained run")
-    p.add_argument("problem", help="problem name (see 'inverselab list')")
+    p.add_argument("problem", nargs="?", help="problem name (see 'inverselab list')")
+    p.add_argument("--problem", dest="problem_file", metavar="FILE",
+                   help="a problem file (TOML), or a run's config.toml (then its method, n and seed too: the same run again)")
     p.add_argument("--method", help=f"one of {', '.join(METHODS.names())}, or a training run directory (default: the "
                    "problem's own; 'inverselab list -v' shows which apply)")
     p.add_argument("--n", type=int, help="number of samples (default 8, or fewer where the problem has fewer "
                    "distinct truths: 1 for fwi-marmousi)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the truths (noise uses seed + 1)")
+    p.add_argument("--seed", type=int, help="seed of the truths (noise uses seed + 1; default 0)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides, e.g. views=60")
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="method hyper-parameters, e.g. lam=0.01")
     p.add_argument("--double", action="store_true", help="compute in float64")
@@ -280,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ct_file)
 
     p = sub.add_parser("train", help=f"train a network ({', '.join(MODELS.names())}) on a problem")
-    p.add_argument("problem", help="problem name (see 'inverselab list')")
+    p.add_argument("problem", nargs="?", help="problem name (see 'inverselab list')")
+    p.add_argument("--problem", dest="problem_file", metavar="FILE", help="a problem file (TOML) or a run's config.toml")
     p.add_argument("--model", required=True, choices=MODELS.names(), metavar="MODEL",
                    help="; ".join(f"{e.name}: {e.description}" for e in MODELS))
     p.add_argument("--loss", choices=LOSSES.names(), metavar="LOSS",
@@ -358,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="datasets of training pairs")
     data_sub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
     g = data_sub.add_parser("generate", help="simulate pairs into an HDF5 cache (resumable)")
-    g.add_argument("problem")
+    g.add_argument("problem", nargs="?", help="problem name (see 'inverselab list')")
+    g.add_argument("--problem", dest="problem_file", metavar="FILE", help="a problem file (TOML) or a run's config.toml")
     g.add_argument("--n", type=int, required=True)
     g.add_argument("--out", required=True, help=".h5 file")
     g.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides")

@@ -246,20 +246,22 @@ def _toml_view(value: Any) -> Any:
 
 
 def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict | None = None, batch_size: int = 1,
-                 out: str | Path | None = None, device: str | None = None, symmetrize: bool = False) -> dict:
+                 out: str | Path | None = None, device: str | None = None, symmetrize: bool = False,
+                 problem: Problem | None = None) -> dict:
     """Score the network of a training run on ``n`` held-out samples, through the same path as
     :func:`solve_job` (``method`` is the model name), plus the throughput in images per second
     at ``batch_size`` and the training time; writes ``metrics.json`` and the figures in ``out``
     (default the run directory; its ``config.toml`` is left alone). The network runs on
     ``device`` (default CUDA when available); ``symmetrize`` averages it over the problem's
-    exact symmetries (:class:`~inverselab.models.Symmetrized`)."""
+    exact symmetries (:class:`~inverselab.models.Symmetrized`). ``problem`` scores it on
+    another problem than the one its config describes (one built in Python, or other data)."""
     from .methods.trained import TrainedMethod
 
     run = Path(run)
     if batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    method = TrainedMethod.from_run(run, overrides=overrides, device=device, batch_size=batch_size,
+    method = TrainedMethod.from_run(run, problem=problem, overrides=overrides, device=device, batch_size=batch_size,
                                     symmetrize=symmetrize)
     problem = method.problem
     extra: dict[str, Any] = {"training_run": str(run)}

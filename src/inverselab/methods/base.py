@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from .._tensor import numpy_boundary
 from ..operators.base import LinearOperator
 from ..registry import Entry, Parameter, Registry, parameters_of
 from ..solvers.history import History
@@ -144,6 +145,7 @@ class Method:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.problem.name!r}, {self.params})"
 
+    @numpy_boundary
     def reconstruct(self, y: Any, truth: Any = None) -> tuple[Any, History]:
         """Estimate from measurements ``y`` (a batch ``(B, *range_shape)``, or an estimation
         problem's observations); ``truth`` only feeds the history's PSNR where given.

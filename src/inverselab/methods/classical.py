@@ -17,6 +17,7 @@ from ..registry import parameters_of
 from ..solvers import History, tikhonov, tv_admm, tv_pdhg, wavelet_fista
 from ..solvers.clean import hogbom_clean
 from ..solvers.fwi import fwi
+from ..solvers.nonlinear import minimize
 from ..solvers.optimizers import adam, gradient_descent, lbfgs, random_restarts
 from ..solvers.proximal import fista
 from .base import METHODS, declared, register
@@ -77,6 +78,12 @@ def _mcmc(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[
           parameters=parameters_of(design_by_gradient, skip=("problem", "y", "truth")))
 def _optimise(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
     return design_by_gradient(problem, y, **params)
+
+
+@register("inversion", "regularised least squares through the forward model by L-BFGS (autograd), from the baseline",
+          parameters=parameters_of(minimize, skip=("op", "y", "x0", "truth", "data_range", "callback")))
+def _inversion(problem: Problem, y: Tensor, truth: Tensor | None, **params) -> tuple[Tensor, History]:
+    return minimize(problem.operator, y, problem.baseline(y), truth=truth, data_range=problem.data_range, **params)
 
 
 def _per_instance(optimiser: str) -> Callable:

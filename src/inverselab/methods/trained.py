@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from .._tensor import numpy_boundary
 from ..errors import InputError
 from ..models import Symmetrized, TrainedModel, load_run
 from ..registry import Parameter, check_values
@@ -52,6 +53,7 @@ class TrainedMethod(Method):
         run = Path(run)
         owner = f"trained run {str(run)!r}"
         values = check_values(RUN_PARAMETERS, params, owner)
+        given = None
         if problem is not None:
             from ..runs import read_toml
 
@@ -61,11 +63,15 @@ class TrainedMethod(Method):
                                  "see 'inverselab list'")
             stored = dict(read_toml(config_path).get("problem", {}))
             trained_on = stored.pop("problem", None)
-            if trained_on != problem.name:
+            presets = _presets()
+            if trained_on not in presets or problem.name not in presets:
+                given = problem  # the user's own problem: the network must fit its shapes
+            elif trained_on != problem.name:
                 raise InputError(f"{run} was trained on {trained_on!r}, not {problem.name!r}: solve {trained_on} with it")
-            current = {k: v for k, v in problem.config.items() if k != "problem"}
-            overrides = {k: v for k, v in current.items() if stored.get(k) != _toml_value(v)} or None
-        trained = load_run(run, overrides, device=device)
+            else:
+                current = {k: v for k, v in problem.config.items() if k != "problem"}
+                overrides = {k: v for k, v in current.items() if stored.get(k) != _toml_value(v)} or None
+        trained = load_run(run, overrides, device=device, problem=given)
         if values.get("symmetrize"):
             trained.network = Symmetrized(trained.network, trained.problem.symmetries)
         return cls(run, trained, {**{p.name: p.default for p in RUN_PARAMETERS}, **values})
@@ -84,9 +90,16 @@ class TrainedMethod(Method):
         """One call on the first batch: the first calls build operator caches."""
         self.trained.reconstruct(y[: self.params["batch_size"]])
 
+    @numpy_boundary
     def reconstruct(self, y: Tensor, truth: Tensor | None = None) -> tuple[Tensor, History]:
         """The network's estimates in evaluation mode, ``batch_size`` measurements at a time."""
         return self.trained.reconstruct(y, truth=truth, batch_size=self.params["batch_size"])
+
+
+def _presets() -> list[str]:
+    from ..problems import list_problems
+
+    return list_problems()
 
 
 def _toml_value(value: Any) -> Any:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..problems import make_problem
+from ..problems.files import problem_from_config
 from ..problems.base import Problem
 from ..solvers.history import History
 from ..uq.predictive import z_score
@@ -85,7 +85,8 @@ class TrainedModel:
         return x, history
 
 
-def load_run(run: str | Path, overrides: dict | None = None, device: str | torch.device = "cpu") -> TrainedModel:
+def load_run(run: str | Path, overrides: dict | None = None, device: str | torch.device = "cpu",
+             problem: Problem | None = None) -> TrainedModel:
     """Load the network trained in run directory ``run`` (``config.toml`` + ``model.safetensors``).
 
     Parameters
@@ -97,6 +98,10 @@ def load_run(run: str | Path, overrides: dict | None = None, device: str | torch
         to the new problem, which must keep the image shape.
     device : str or torch.device
         Where to put the network.
+    problem : Problem, optional
+        The problem to reconstruct for, instead of the one the run's config describes (a
+        problem built in Python, or the same forward model with other data); it must have the
+        shapes the network was trained with.
     """
     from ..runs import read_toml
 
@@ -112,15 +117,15 @@ def load_run(run: str | Path, overrides: dict | None = None, device: str | torch
         model_cfg = dict(config["model"])
     except (KeyError, ValueError) as exc:
         raise InputError(f"{config_path} is not a training-run config ({exc})") from None
-    name = problem_cfg.pop("problem")
-    trained_on = make_problem(name, **problem_cfg)
+    given = problem is not None
+    trained_on = problem if given else problem_from_config(problem_cfg)
     options = dict(model_cfg.get("options", {}))
     network = build_model(model_cfg["name"], trained_on, **options)
     load_weights(weights, network)
     network.to(device)
     problem = trained_on
-    if overrides:
-        problem = make_problem(name, **{**problem_cfg, **overrides})
+    if overrides and not given:
+        problem = problem_from_config(problem_cfg, **overrides)
         if hasattr(network, "bind"):
             network.bind(problem)
     return TrainedModel(model_cfg["name"], problem, network, options)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from .._tensor import batch_dot, batch_norm, complex_dtype, generator, real_dtype
+from .._tensor import batch_dot, batch_norm, complex_dtype, generator, numpy_boundary, real_dtype
 from ..errors import InputError, format_shape
 
 Tensor = torch.Tensor
@@ -74,8 +74,9 @@ class Operator(nn.Module):
         self.range_complex = bool(range_complex)
 
     # -- evaluation ---------------------------------------------------------------------------
+    @numpy_boundary
     def forward(self, x: Tensor) -> Tensor:
-        """Apply the operator to a batch ``(B, *domain_shape)``."""
+        """Apply the operator to a batch ``(B, *domain_shape)`` (a numpy array gives one back)."""
         return self._forward(self._check(x, self.domain_shape, self.domain_complex, "input"))
 
     def _forward(self, x: Tensor) -> Tensor:
@@ -184,15 +185,17 @@ class LinearOperator(Operator):
 
     nonnegative: bool = False
 
+    @numpy_boundary
     def adjoint(self, y: Tensor) -> Tensor:
-        """Apply the adjoint ``A^H`` to a batch ``(B, *range_shape)``."""
+        """Apply the adjoint ``A^H`` to a batch ``(B, *range_shape)`` (numpy in, numpy out)."""
         return self._adjoint(self._check(y, self.range_shape, self.range_complex, "adjoint input"))
 
     def _adjoint(self, y: Tensor) -> Tensor:
         raise NotImplementedError
 
+    @numpy_boundary
     def normal(self, x: Tensor) -> Tensor:
-        """Apply ``A^H A`` to a batch ``(B, *domain_shape)``."""
+        """Apply ``A^H A`` to a batch ``(B, *domain_shape)`` (numpy in, numpy out)."""
         return self._normal(self._check(x, self.domain_shape, self.domain_complex, "input"))
 
     def _normal(self, x: Tensor) -> Tensor:

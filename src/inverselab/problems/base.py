@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._tensor import complex_dtype, real_dtype
+from .._tensor import complex_dtype, numpy_boundary, real_dtype
 from ..errors import InputError, check_finite, format_shape
 from ..noise import Noise
 from ..operators.base import Operator
@@ -72,6 +72,9 @@ class Problem:
     symmetries : tuple of Symmetry
         Exact symmetries of the forward model and the noise (e.g. the half turn of a radio
         sky), over which a reconstruction can be averaged (``evaluate --symmetrize``).
+    measured : Tensor, optional
+        Measurements without truths ``(N, *range_shape)``: what :meth:`test_data` gives when
+        the problem has no truths (``truths == 0``); such runs are scored by the data misfit.
     """
 
     name: str
@@ -86,6 +89,7 @@ class Problem:
     value_range: tuple[float, float] | None = None
     truths: int | None = None
     symmetries: tuple[Symmetry, ...] = ()
+    measured: Tensor | None = None
 
     metrics = ("psnr", "ssim", "rel_error")
 
@@ -110,14 +114,16 @@ class Problem:
         x = self.truth_sampler(n, seed, split)
         return x.to(complex_dtype(dtype) if x.is_complex() else dtype)
 
+    @numpy_boundary
     def simulate(self, x: Tensor, seed: int = 0) -> Tensor:
-        """Noisy measurements ``noise(F(x))`` with noise drawn from ``seed``."""
+        """Noisy measurements ``noise(F(x))`` with noise drawn from ``seed`` (numpy in, numpy out)."""
         check_finite("ground truth x", x)
         with torch.no_grad():
             return self.noise(self.operator(x), seed=seed)
 
+    @numpy_boundary
     def baseline(self, y: Tensor) -> Tensor:
-        """The problem's fast non-iterative reconstruction."""
+        """The problem's fast non-iterative reconstruction (numpy in, numpy out)."""
         y = self.operator._check(y, self.operator.range_shape, self.operator.range_complex, "measurement")
         check_finite("measurement y", y)
         with torch.no_grad():
@@ -125,17 +131,29 @@ class Problem:
 
     def test_data(self, n: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
         """Held-out truths (test split, ``seed``) and their measurements (noise ``seed + 1``),
-        the pairs every scored run of this problem sees."""
+        the pairs every scored run of this problem sees; without truths, ``(None, n measured
+        data)`` from the test share of the measurements (never those a network trains on)."""
+        if self.truths == 0 and self.measured is not None:
+            from ..data.sources import TruthPool
+
+            y = TruthPool(self.measured).sample(n, seed, "test")
+            return None, y.to(complex_dtype(dtype) if y.is_complex() else dtype)
         x = self.sample_truth(n, seed=seed, dtype=dtype)
         return x, self.simulate(x, seed=seed + 1)
 
-    def evaluate(self, estimate: Tensor, truth: Tensor, interval: tuple[Tensor, Tensor] | None = None,
+    def evaluate(self, estimate: Tensor, truth: Tensor | None, interval: tuple[Tensor, Tensor] | None = None,
                  y: Tensor | None = None) -> dict[str, list[float]]:
         """Per-sample PSNR, SSIM (on the problem's data range) and relative error; given a
         central interval ``(low, high)`` (each shaped like the estimate), also the share of
-        pixels it covers and its mean width. ``y``, the measurements, is for problems whose
-        scores need them (unused here)."""
+        pixels it covers and its mean width. Without a truth, the relative data misfit
+        ``||F(x) - y|| / ||y||`` of each estimate against its measurements ``y``."""
         from ..metrics import psnr, relative_error, ssim
+
+        if truth is None:
+            if y is None:
+                raise InputError("scoring without a truth needs the measurements y (the data misfit)")
+            with torch.no_grad():
+                return {"data_misfit": relative_error(self.operator(estimate.detach().to(y)), y, reduction="none").tolist()}
 
         if estimate.shape != truth.shape:
             raise InputError(
@@ -172,4 +190,7 @@ class Problem:
             t = t[:count].detach().cpu()
             return (t.abs() if t.is_complex() else t).float().contiguous()
 
-        return "samples.safetensors", {"truth": real(truth), "estimate": real(estimate)}
+        kept = {"estimate": real(estimate)}
+        if truth is not None:
+            kept["truth"] = real(truth)
+        return "samples.safetensors", kept

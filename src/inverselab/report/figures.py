@@ -145,21 +145,39 @@ def save_comparison(path: str | Path, truth: Tensor, estimates: Mapping[str, Ten
     return save_figure(fig, path)
 
 
+def _save_signals(path: Path, truth: Tensor | None, estimate: Tensor, label: str) -> Path:
+    """The first estimated signal, over its truth where there is one."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    if truth is not None:
+        ax.plot(truth[0].detach().cpu().real.double().numpy(), "k-", lw=1, label="truth")
+    ax.plot(estimate[0].detach().cpu().real.double().numpy(), lw=1, label=label)
+    ax.set(xlabel="index", title=label)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
 def solve_figures(
     folder: str | Path, truth: Tensor, y: Tensor, estimate: Tensor, history: History | None, label: str
 ) -> Sequence[Path]:
     """The standard figures of a solve run: truth, measurement, estimate, error map and (for
-    iterative methods) convergence, and the model error per iteration where it was recorded."""
+    iterative methods) convergence, and the model error per iteration where it was recorded.
+    Without a truth (measured data only): measurement, estimate and convergence."""
     folder = Path(folder)
-    ref = _as_image(truth)
-    lo, hi = float(ref.min()), float(ref.max())
-    err = np.abs(_as_image(estimate) - ref)
-    paths = [
-        save_image(folder / "truth.png", truth, "truth", lo, hi),
-        save_measurement(folder / "measurement.png", y),
-        save_image(folder / "estimate.png", estimate, label, lo, hi),
-        save_image(folder / "error.png", torch.from_numpy(err), f"|{label} - truth|", 0, None, cmap="magma"),
-    ]
+    if estimate.ndim == 2:  # signals (B, n): truth and estimate as lines in one figure
+        paths = [save_measurement(folder / "measurement.png", y), _save_signals(folder / "estimate.png", truth, estimate, label)]
+    elif truth is None:
+        paths = [save_measurement(folder / "measurement.png", y), save_image(folder / "estimate.png", estimate, label)]
+    else:
+        ref = _as_image(truth)
+        lo, hi = float(ref.min()), float(ref.max())
+        err = np.abs(_as_image(estimate) - ref)
+        paths = [
+            save_image(folder / "truth.png", truth, "truth", lo, hi),
+            save_measurement(folder / "measurement.png", y),
+            save_image(folder / "estimate.png", estimate, label, lo, hi),
+            save_image(folder / "error.png", torch.from_numpy(err), f"|{label} - truth|", 0, None, cmap="magma"),
+        ]
     if history is not None:
         for extra in (save_convergence(folder / "convergence.png", {label: history}),
                       save_model_error(folder / "model_error.png", history)):

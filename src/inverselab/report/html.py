@@ -110,11 +110,13 @@ def _curves(runs: list[RunSummary]) -> str | None:
         return None
     plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    metric = "val_psnr" if all("val_psnr" in r.training["history"][0] for r in trained) else "val_misfit"
     for r in trained:
         h = r.training["history"]
-        a.plot([e["seconds"] / 60 for e in h], [e["val_psnr"] for e in h], marker=".", label=r.label)
+        a.plot([e["seconds"] / 60 for e in h], [e.get(metric, float("nan")) for e in h], marker=".", label=r.label)
         b.semilogy([e["step"] for e in h], [e["loss"] for e in h], marker=".", label=r.label)
-    a.set(xlabel="training time (min)", ylabel="validation PSNR (dB)", title="validation")
+    a.set(xlabel="training time (min)", title="validation",
+          ylabel="validation PSNR (dB)" if metric == "val_psnr" else "held-out data misfit ||F(x) - y|| / ||y||")
     b.set(xlabel="step", ylabel="training loss (epoch mean)", title="loss")
     for ax in (a, b):
         ax.grid(alpha=0.3)

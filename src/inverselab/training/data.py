@@ -16,21 +16,22 @@ import torch
 
 from .._tensor import complex_dtype
 from ..errors import InputError
+from ..data.sources import VALIDATION_SEED, TruthPool
 from ..problems.base import Problem
 
 Tensor = torch.Tensor
 
-__all__ = ["Batch", "PairSource", "OnTheFly", "HDF5Pairs", "generate_hdf5", "VALIDATION_SEED"]
+__all__ = ["Batch", "PairSource", "OnTheFly", "MeasuredOnly", "HDF5Pairs", "generate_hdf5", "VALIDATION_SEED"]
 
-VALIDATION_SEED = 10_000_000
 _NOISE_OFFSET = 7_919  # noise seeds differ from truth seeds of the same index
 
 
 @dataclass
 class Batch:
-    """A batch of pairs: ``truth`` ``(B, *domain_shape)`` and ``y`` ``(B, *range_shape)``."""
+    """A batch of pairs: ``truth`` ``(B, *domain_shape)`` (None for measured data without
+    truths) and ``y`` ``(B, *range_shape)``."""
 
-    truth: Tensor
+    truth: Tensor | None
     y: Tensor
 
 
@@ -81,6 +82,33 @@ class OnTheFly(PairSource):
 
     def get(self, indices: list[int]) -> Batch:
         return _simulate(self.problem, [self.offset + int(i) for i in indices], "train", self.dtype)
+
+
+class MeasuredOnly(PairSource):
+    """Measurements without truths (``problem.measured``), one of the sets of a deterministic
+    training/validation/test split of them.
+
+    Parameters
+    ----------
+    problem : Problem
+        A problem with ``measured`` data.
+    split : {"train", "validation", "test"}
+        Which set.
+    dtype : torch.dtype
+        Real precision of the returned tensors.
+    """
+
+    def __init__(self, problem: Problem, split: str = "train", dtype: torch.dtype = torch.float32) -> None:
+        if problem.measured is None:
+            raise InputError(f"{problem.name} has no measured data")
+        self.problem, self.dtype = problem, dtype
+        self.indices = TruthPool(problem.measured).indices[split]
+
+    def __len__(self) -> int:
+        return int(self.indices.numel())
+
+    def get(self, indices: list[int]) -> Batch:
+        return Batch(None, _cast(self.problem.measured[self.indices[list(indices)]], self.dtype))
 
 
 def _config_text(problem: Problem) -> str:

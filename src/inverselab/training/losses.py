@@ -18,7 +18,7 @@ from .loss import Loss, register_loss, update_part
 
 Tensor = torch.Tensor
 
-__all__ = ["Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss"]
+__all__ = ["EquivariantImaging", "random_transform", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss"]
 
 
 @register_loss("supervised", "MSE (+ L1, 1 - SSIM) against the truths")
@@ -94,6 +94,81 @@ class MeasurementConsistency(Loss):
         if lam:
             value = value + lam * self._tv.smooth_value(estimate)
         return value.mean() / estimate[0].numel()
+
+
+TRANSFORMS = ("rotate", "shift", "flip")
+
+
+def random_transform(x: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
+    """Each image of ``x`` ``(B, C, H, W)`` moved by a random element of a group: ``"rotate"``
+    (a quarter turn k = 0..3 times; needs H == W), ``"shift"`` (a circular shift by any number
+    of pixels in each direction) or ``"flip"`` (left-right and up-down, each with probability
+    1/2). Differentiable in ``x``."""
+    check_choice("transformation", kind, TRANSFORMS)
+    if x.ndim != 4:
+        raise InputError(f"transformations act on images (B, C, H, W), got {tuple(x.shape)}")
+    out = []
+    for image in x:
+        if kind == "rotate":
+            if x.shape[-1] != x.shape[-2]:
+                raise InputError("rotations need square images: use --loss-option transform=shift or flip")
+            k = int(torch.randint(4, (1,), generator=generator))
+            out.append(torch.rot90(image, k, dims=(-2, -1)))
+        elif kind == "shift":
+            dy, dx = (int(v) for v in torch.randint(0, 1 << 30, (2,), generator=generator))
+            out.append(torch.roll(image, (dy % x.shape[-2], dx % x.shape[-1]), dims=(-2, -1)))
+        else:
+            flips = [d for d, flip in zip((-1, -2), torch.rand(2, generator=generator) < 0.5) if flip]
+            out.append(torch.flip(image, flips) if flips else image)
+    return torch.stack(out)
+
+
+@register_loss("equivariant", "equivariant imaging: measurement consistency plus invariance under rotations, shifts "
+               "or flips (no truths)")
+@dataclass
+class EquivariantImaging(Loss):
+    """Equivariant imaging (Chen, Tachella & Davies 2021): learn from measurements alone when the
+    set of images is invariant under a group of transformations ``T_g`` that the forward model
+    is not.
+
+    Per batch, with ``x = f(y)`` the network's estimate and ``T_g`` a random transformation,
+    ``0.5 ||F(x) - y||^2 + weight * ||f(F(T_g x)) - T_g x||^2``, each divided by the number of
+    pixels. The first term fixes the estimate on the range of ``F^H``; the second asks the
+    network to be equivariant, which pins down the null space: ``F T_g`` sees what ``F`` misses.
+
+    Attributes
+    ----------
+    weight : float
+        Weight of the equivariance term (1 in the paper).
+    transform : {"rotate", "shift", "flip"}
+        The group: quarter turns (CT, MRI), circular shifts (inpainting, compressed sensing),
+        flips.
+
+    References
+    ----------
+    D. Chen, J. Tachella and M. E. Davies, "Equivariant imaging: learning beyond the range
+    space", ICCV 2021.
+    """
+
+    weight: float = 1.0
+    transform: str = "rotate"
+    needs_truth = False
+    needs_model = True
+
+    def __post_init__(self) -> None:
+        check_nonnegative("equivariant loss weight", self.weight)
+        check_choice("transformation", self.transform, TRANSFORMS)
+
+    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem,
+                 model: torch.nn.Module | None = None) -> Tensor:
+        if model is None:
+            raise InputError("the equivariant loss needs the network (the trainer passes it)")
+        pixels = estimate[0].numel()
+        consistency = 0.5 * (problem.operator(estimate) - y).abs().square().flatten(1).sum(1).mean()
+        moved = random_transform(estimate, self.transform)
+        again = model(problem.operator(moved).to(y.dtype)).to(moved.dtype)
+        equivariance = (again - moved).abs().square().flatten(1).sum(1).mean()
+        return (consistency + self.weight * equivariance) / pixels
 
 
 @register_loss("gaussian-nll", "Gaussian negative log likelihood of a mean and a standard deviation")

@@ -14,7 +14,7 @@ import torch
 from ..errors import InputError, check_choice
 from ..problems import make_problem
 from ..problems.base import Problem
-from .data import VALIDATION_SEED, Batch, OnTheFly, PairSource
+from .data import VALIDATION_SEED, Batch, MeasuredOnly, OnTheFly, PairSource
 
 __all__ = ["Task", "Schedule", "SingleTask", "Curriculum", "MultiTask", "make_task", "CURRICULUM_DEFAULTS"]
 
@@ -31,7 +31,13 @@ class Task:
 
 def make_task(problem: Problem, val_size: int = 16, source: PairSource | None = None, train_size: int = 1_000_000, name: str | None = None) -> Task:
     """A task for ``problem``: on-the-fly pairs unless ``source`` is given; validation pairs
-    from seeds at :data:`~inverselab.training.data.VALIDATION_SEED`."""
+    from seeds at :data:`~inverselab.training.data.VALIDATION_SEED`. A problem with measured
+    data and no truths trains on the training share of its measurements and validates on (up
+    to ``val_size`` of) the held-out share."""
+    if problem.truths == 0 and problem.measured is not None:
+        held_out = MeasuredOnly(problem, "validation")
+        validation = held_out.get(list(range(min(val_size, len(held_out)))))
+        return Task(name or problem.name, problem, source or MeasuredOnly(problem, "train"), validation)
     source = source if source is not None else OnTheFly(problem, train_size)
     validation = OnTheFly(problem, val_size, offset=VALIDATION_SEED).get(list(range(val_size)))
     return Task(name or problem.name, problem, source, validation)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..metrics import psnr
+from ..metrics import psnr, relative_error
 from ..problems.base import Problem
 from ..runs import write_json_atomic
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
@@ -161,6 +161,9 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(groups, lr=self.config.lr, weight_decay=self.config.weight_decay,
                                            betas=getattr(self.loss, "betas", (0.9, 0.999)))
         self.history: list[dict[str, float]] = []
+        #: "val_psnr", or "val_misfit" where validation has measurements without truths
+        self.validation_metric = "val_psnr" if all(t.validation.truth is not None for t in self.schedule.validation_tasks) \
+            else "val_misfit"
         self.step = 0
         self.elapsed = 0.0
         self._permutations: dict[int, Tensor] = {}
@@ -202,6 +205,9 @@ class Trainer:
         self._bind(task)
         batch = task.source.get(self._indices(task, self.step))
         y = batch.y.to(self.ctx.device)
+        if self.loss.needs_truth and batch.truth is None:
+            raise InputError(f"{task.problem.name} has measurements but no truths: train with a loss that needs none "
+                             "(--loss consistency or equivariant)")
         truth = batch.truth.to(self.ctx.device) if self.loss.needs_truth else None
         self.model.train()
         for group in self.optimizer.param_groups:
@@ -212,11 +218,13 @@ class Trainer:
             return float(loss)
         with self._autocast():
             output = self.model(y, **self.loss.model_kwargs)
+        dtype = batch.truth.dtype if batch.truth is not None else y.real.dtype
         if isinstance(output, tuple):
-            output = tuple(t.to(batch.truth.dtype) for t in output)
-        else:
-            output = output.to(batch.truth.dtype)
-        loss = self.loss(output, truth, y, task.problem)
+            output = tuple(t.to(dtype) for t in output)
+        elif not output.is_complex():
+            output = output.to(dtype)
+        extra = {"model": self.model} if getattr(self.loss, "needs_model", False) else {}
+        loss = self.loss(output, truth, y, task.problem, **extra)
         if not torch.isfinite(loss):
             raise InputError(
                 f"training loss became {float(loss.detach())} at step {self.step}: check the training data for "
@@ -232,7 +240,9 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Mean validation PSNR (dB) per task and over tasks, in evaluation mode."""
+        """Mean validation PSNR (dB) per task and over tasks, in evaluation mode; without
+        truths, the mean relative misfit ``||F(x) - y|| / ||y||`` on held-out measurements
+        (:attr:`validation_metric` says which)."""
         self.net.eval()
         scores = {}
         for task in self.schedule.validation_tasks:
@@ -240,8 +250,13 @@ class Trainer:
             v = task.validation
             parts = []
             for i in range(0, v.y.shape[0], self.config.batch_size):
+                y = v.y[i : i + self.config.batch_size].to(self.ctx.device)
                 with self._autocast():
-                    est = self.net(v.y[i : i + self.config.batch_size].to(self.ctx.device))
+                    est = self.net(y)
+                if v.truth is None:
+                    fit = task.problem.operator(est.to(y.real.dtype if not est.is_complex() else y.dtype))
+                    parts.append(relative_error(fit.to(y.dtype), y, reduction="none"))
+                    continue
                 ref = v.truth[i : i + self.config.batch_size].to(self.ctx.device)
                 est = est.to(ref.dtype)
                 if est.is_complex():
@@ -329,15 +344,16 @@ class Trainer:
                     "epoch": math.ceil(self.step / spe),
                     "step": self.step,
                     "loss": mean_over_ranks(sum(losses) / len(losses), self.ctx),
-                    "val_psnr": scores["mean"],
-                    **{f"val_psnr/{k}": v for k, v in scores.items() if k != "mean" and len(scores) > 2},
+                    self.validation_metric: scores["mean"],
+                    **{f"{self.validation_metric}/{k}": v for k, v in scores.items() if k != "mean" and len(scores) > 2},
                     "lr": self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_scale", 1.0),
                     "seconds": self.elapsed,
                 }
                 self.history.append(record)
                 losses = []
                 if bar is not None:
-                    bar.set_postfix(loss=f"{record['loss']:.3g}", val_psnr=f"{record['val_psnr']:.2f}")
+                    bar.set_postfix(loss=f"{record['loss']:.3g}",
+                                    **{self.validation_metric: f"{record[self.validation_metric]:.4g}"})
             if end_of_epoch or (self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0):
                 self._checkpoint()
         if bar is not None:
