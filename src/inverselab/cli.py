@@ -92,6 +92,7 @@ def cmd_list(args) -> int:
     from .methods import METHODS, available_methods
     from .models import MODELS
     from .problems import PROBLEMS, make_problem
+    from .errors import InputError
     from .training import LOSSES
 
     def parameters(entry, indent: str) -> None:
@@ -103,7 +104,11 @@ def cmd_list(args) -> int:
         print(f"  {entry.name:20s} {entry.description}")
         if args.verbose:
             print(f"  {'':20s} parameters: {', '.join(f'{k}={v}' for k, v in entry.defaults.items())}")
-            print(f"  {'':20s} methods: {', '.join(available_methods(make_problem(entry.name)))}")
+            try:
+                methods = ", ".join(available_methods(make_problem(entry.name)))
+            except InputError as exc:  # presets of data sets need their location
+                methods = f"(once built: {exc})"
+            print(f"  {'':20s} methods: {methods}")
     sections = (("methods", METHODS), ("models", MODELS), ("losses", LOSSES))
     for title, registry in sections:
         print(f"{title}:")

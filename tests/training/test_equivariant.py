@@ -41,3 +41,20 @@ def test_the_loss_is_consistency_plus_the_equivariance_of_the_network():
     identity = il.custom_problem((lambda v: v, lambda v: v), truths=x.numpy(), domain_shape=(1, 16, 16))
     zero = make_loss("equivariant", weight=1.0, transform="rotate")(x, None, x, identity, model=identity.baseline)
     assert float(zero) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_sample_splitting_scores_held_out_samples_only():
+    p = il.make_problem("mri", size=32, coils=2)
+    x, y = p.test_data(2, seed=0, dtype=torch.float64)
+    loss = make_loss("ssdu", fraction=0.4)
+    torch.manual_seed(0)
+    exact = loss(x, None, p.operator(x), p, model=lambda v: x)  # noiseless data
+    assert float(exact) == pytest.approx(0.0, abs=1e-20)  # a network that returns the truth: no error anywhere
+    torch.manual_seed(0)
+    zero = loss(x, None, y, p, model=lambda v: torch.zeros_like(x))
+    assert float(zero) == pytest.approx(1.0)  # predicting nothing: the whole held-out share
+    with pytest.raises(InputError, match="fraction must be in"):
+        make_loss("ssdu", fraction=1.0)
+    lpd = il.models.build_model("lpd", p, width=4, iterations=1)
+    with pytest.raises(InputError, match="unrolled networks"):
+        loss(x, None, y, p, model=lpd)

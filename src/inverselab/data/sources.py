@@ -11,7 +11,7 @@ share an item. Training draws from "train" (validation pairs, drawn with seeds f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,25 +161,18 @@ class TruthPool:
         """Number of truths in ``split``."""
         return int(self.indices[split].numel())
 
-    def sample(self, n: int, seed: int, split: str) -> Tensor:
-        """``n`` truths of ``split`` ("train", "validation" or "test"; "train" with a seed from
-        :data:`VALIDATION_SEED` on means validation), the same for the same seed: the first
-        ``n`` of a seeded permutation of the set, cycling when ``n`` exceeds it."""
+    def pick(self, n: int, seed: int, split: str) -> Tensor:
+        """Indices of ``n`` items of ``split`` ("train", "validation" or "test"; "train" with a
+        seed from :data:`VALIDATION_SEED` on means validation), the same for the same seed: the
+        first ``n`` of a seeded permutation of the set, cycling when ``n`` exceeds it."""
         if split == "train" and seed >= VALIDATION_SEED:
             split, seed = "validation", seed - VALIDATION_SEED
         if split not in SPLITS:
             raise InputError(f"unknown split {split!r}: choose one of {', '.join(SPLITS)}")
         pool = self.indices[split]
         order = pool[torch.randperm(pool.numel(), generator=torch.Generator().manual_seed(int(seed) % 2**63))]
-        picks = order[torch.arange(n) % order.numel()]
-        return self.data[picks].clone()
+        return order[torch.arange(n) % order.numel()]
 
-
-def sampler_of(obj: Any) -> Callable[[int, int, str], Tensor]:
-    """A truth sampler ``(n, seed, split) -> (n, ...)`` from a :class:`TruthPool` or a
-    user's function of that signature."""
-    if isinstance(obj, TruthPool):
-        return obj.sample
-    if callable(obj):
-        return obj
-    raise InputError(f"cannot draw truths from a {type(obj).__name__}")
+    def sample(self, n: int, seed: int, split: str) -> Tensor:
+        """``n`` truths of ``split`` (see :meth:`pick`)."""
+        return self.data[self.pick(n, seed, split)].clone()

@@ -16,12 +16,14 @@ reconstruct and measurement-consistent losses train on, scored by the data misfi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._tensor import complex_dtype
 from ..data.sources import TruthPool, as_tensor_batch, read_hdf5_array, read_image_folder
 from ..errors import InputError, check_nonnegative, format_shape
 from ..interop import as_operator
@@ -31,7 +33,34 @@ from .base import Problem
 
 Tensor = torch.Tensor
 
-__all__ = ["custom_problem", "read_array"]
+__all__ = ["custom_problem", "read_array", "PairedProblem"]
+
+
+@dataclass(eq=False)
+class PairedProblem(Problem):
+    """A problem with measured data paired with its truths (a data set of pairs, e.g.
+    LoDoPaB-CT's observations and ground truths): scored runs take the test share of the
+    pairs, and training uses the training share (no simulation).
+
+    Attributes
+    ----------
+    pool : TruthPool
+        The truths and their split; ``measured[i]`` is the measurement of ``pool.data[i]``.
+    """
+
+    pool: TruthPool | None = None
+
+    def test_data(self, n: int, seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+        """``n`` pairs of the test share, the same for the same ``seed``."""
+        index = self.pool.pick(n, seed, "test")
+        x, y = self.pool.data[index], self.measured[index]
+        return (x.to(complex_dtype(dtype) if x.is_complex() else dtype),
+                y.to(complex_dtype(dtype) if y.is_complex() else dtype))
+
+    def pairs(self, split: str) -> tuple[Tensor, Tensor]:
+        """All pairs ``(truths, measurements)`` of ``split``."""
+        index = self.pool.indices[split]
+        return self.pool.data[index], self.measured[index]
 
 
 def read_array(source: str | Path, size: int | None = None) -> Tensor:
@@ -173,7 +202,13 @@ def custom_problem(operator: Any, truths: Any = None, measurements: Any = None, 
 
     methods = dict(methods) if methods is not None else _default_methods(op)
     truth_count = pool.size("test") if pool is not None else (None if sampler is not None else 0)
-    return Problem(name=name, operator=op, noise=_noise(noise), truth_sampler=draw, baseline_fn=baseline,
-                   config=dict(config or {"problem": name}), methods=methods,
-                   default_method=next(iter(methods), "baseline"), data_range=float(data_range),
-                   truths=truth_count, measured=measured)
+    common = dict(name=name, operator=op, noise=_noise(noise), truth_sampler=draw, baseline_fn=baseline,
+                  config=dict(config or {"problem": name}), methods=methods,
+                  default_method=next(iter(methods), "baseline"), data_range=float(data_range), truths=truth_count,
+                  measured=measured)
+    if pool is not None and measured is not None:
+        if measured.shape[0] != pool.data.shape[0]:
+            raise InputError(f"{pool.data.shape[0]} truths and {measured.shape[0]} measurements do not pair: give as many "
+                             "of each (pairs), or only measurements")
+        return PairedProblem(**common, pool=pool)
+    return Problem(**common)

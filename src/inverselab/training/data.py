@@ -21,7 +21,7 @@ from ..problems.base import Problem
 
 Tensor = torch.Tensor
 
-__all__ = ["Batch", "PairSource", "OnTheFly", "MeasuredOnly", "HDF5Pairs", "generate_hdf5", "VALIDATION_SEED"]
+__all__ = ["Batch", "PairSource", "OnTheFly", "MeasuredOnly", "MeasuredPairs", "HDF5Pairs", "generate_hdf5", "VALIDATION_SEED"]
 
 _NOISE_OFFSET = 7_919  # noise seeds differ from truth seeds of the same index
 
@@ -109,6 +109,22 @@ class MeasuredOnly(PairSource):
 
     def get(self, indices: list[int]) -> Batch:
         return Batch(None, _cast(self.problem.measured[self.indices[list(indices)]], self.dtype))
+
+
+class MeasuredPairs(PairSource):
+    """The measured pairs of a :class:`~inverselab.problems.custom.PairedProblem` (a data set of
+    truths with their real measurements), one share of its split; nothing is simulated."""
+
+    def __init__(self, problem: Problem, split: str = "train", dtype: torch.dtype = torch.float32) -> None:
+        self.truths, self.ys = problem.pairs(split)
+        self.dtype = dtype
+
+    def __len__(self) -> int:
+        return int(self.ys.shape[0])
+
+    def get(self, indices: list[int]) -> Batch:
+        index = list(indices)
+        return Batch(_cast(self.truths[index], self.dtype), _cast(self.ys[index], self.dtype))
 
 
 def _config_text(problem: Problem) -> str:

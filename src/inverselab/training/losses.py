@@ -18,7 +18,7 @@ from .loss import Loss, register_loss, update_part
 
 Tensor = torch.Tensor
 
-__all__ = ["EquivariantImaging", "random_transform", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss"]
+__all__ = ["EquivariantImaging", "SampleSplitting", "random_transform", "Supervised", "MeasurementConsistency", "GaussianNLL", "InstanceObjective", "Distillation", "VAELoss"]
 
 
 @register_loss("supervised", "MSE (+ L1, 1 - SSIM) against the truths")
@@ -169,6 +169,58 @@ class EquivariantImaging(Loss):
         again = model(problem.operator(moved).to(y.dtype)).to(moved.dtype)
         equivariance = (again - moved).abs().square().flatten(1).sum(1).mean()
         return (consistency + self.weight * equivariance) / pixels
+
+
+@register_loss("ssdu", "self-supervised data undersampling: train on part of the sampled data, score on the rest "
+               "(no fully sampled data)")
+@dataclass
+class SampleSplitting(Loss):
+    """Self-supervision by splitting the measured samples (SSDU, Yaman et al. 2020): at every
+    step the sampled locations of each measurement are split at random into an input share
+    ``Theta`` and a loss share ``Lambda``; the network reconstructs from ``y`` on ``Theta`` and
+    is scored on how well its estimate predicts ``y`` on ``Lambda``,
+    ``||M_Lambda (F(f(M_Theta y)) - y)||^2 / ||M_Lambda y||^2``.
+
+    It needs a forward model whose unmeasured locations hold zeros (masked k-space, missing
+    pixels) and a network that reads them as missing, such as a U-Net after the zero-filled
+    baseline (unrolled networks hold the full mask in their data consistency, so they are
+    refused).
+
+    Attributes
+    ----------
+    fraction : float
+        Share of the sampled locations held out for the loss (0.4 in the paper).
+
+    References
+    ----------
+    B. Yaman, S. A. H. Hosseini, S. Moeller, J. Ellermann, K. Ugurbil and M. Akcakaya,
+    "Self-supervised learning of physics-guided reconstruction neural networks without fully
+    sampled reference data", Magnetic Resonance in Medicine 84(6), 2020.
+    """
+
+    fraction: float = 0.4
+    needs_truth = False
+    needs_model = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise InputError(f"ssdu fraction must be in (0, 1), got {self.fraction}")
+
+    def __call__(self, estimate: Tensor, truth: Tensor | None, y: Tensor, problem: Problem,
+                 model: torch.nn.Module | None = None) -> Tensor:
+        if model is None:
+            raise InputError("the ssdu loss needs the network (the trainer passes it)")
+        if isinstance(getattr(getattr(model, "module", model), "operator", None), torch.nn.Module):
+            raise InputError("the ssdu loss trains networks that read missing samples as zeros (e.g. --model unet); "
+                             "unrolled networks apply the full sampling mask inside")
+        sampled = y != 0
+        held_out = sampled & (torch.rand(y.shape, device=y.device) < self.fraction)
+        kept = (sampled & ~held_out).to(y.real.dtype)
+        held = held_out.to(y.real.dtype)
+        prediction = problem.operator(model(y * kept).to(estimate.dtype))
+        error = ((prediction - y) * held).abs().square().flatten(1).sum(1)
+        scale = (y * held).abs().square().flatten(1).sum(1).clamp_min(1e-12)
+        return (error / scale).mean()
 
 
 @register_loss("gaussian-nll", "Gaussian negative log likelihood of a mean and a standard deviation")

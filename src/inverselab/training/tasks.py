@@ -14,7 +14,7 @@ import torch
 from ..errors import InputError, check_choice
 from ..problems import make_problem
 from ..problems.base import Problem
-from .data import VALIDATION_SEED, Batch, MeasuredOnly, OnTheFly, PairSource
+from .data import VALIDATION_SEED, Batch, MeasuredOnly, MeasuredPairs, OnTheFly, PairSource
 
 __all__ = ["Task", "Schedule", "SingleTask", "Curriculum", "MultiTask", "make_task", "CURRICULUM_DEFAULTS"]
 
@@ -34,6 +34,10 @@ def make_task(problem: Problem, val_size: int = 16, source: PairSource | None = 
     from seeds at :data:`~inverselab.training.data.VALIDATION_SEED`. A problem with measured
     data and no truths trains on the training share of its measurements and validates on (up
     to ``val_size`` of) the held-out share."""
+    if hasattr(problem, "pairs"):  # measured pairs: no simulation
+        held_out = MeasuredPairs(problem, "validation")
+        validation = held_out.get(list(range(min(val_size, len(held_out)))))
+        return Task(name or problem.name, problem, source or MeasuredPairs(problem, "train"), validation)
     if problem.truths == 0 and problem.measured is not None:
         held_out = MeasuredOnly(problem, "validation")
         validation = held_out.get(list(range(min(val_size, len(held_out)))))
