@@ -89,18 +89,19 @@ def test_image_and_estimation_problems_share_the_solve_path(tmp_path, monkeypatc
         return original(out, problem, method, *args, **kwargs)
 
     monkeypatch.setattr(jobs, "_write_run", spy)
-    assert main(["solve", "poisson-conductivity", "--method", "adjoint", "--param", "cells=8", "iters=3",
+    assert main(["solve", "heat-conductivity", "--method", "adjoint", "--param", "cells=8", "steps=5", "iters=3",
                  "--out", str(tmp_path / "pde")]) == 0
     assert main(["solve", "ct-parallel", "--set", "size=16", "views=8", "--method", "tv", "--param", "iters=5",
                  "--n", "2", "--out", str(tmp_path / "ct")]) == 0
-    assert calls == [("poisson-conductivity", "adjoint"), ("ct-parallel", "tv")]
+    assert calls == [("heat-conductivity", "adjoint"), ("ct-parallel", "tv")]
     pde, ct = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("pde", "ct"))
     common = {"problem", "method", "n", "seed", "seconds_per_sample", "images_per_second", "config", "history",
               "rel_error"}
     assert common <= set(pde) and common <= set(ct)
     assert pde["kind"] == "estimation" and 0 < pde["fields"]["a"] < 1
-    assert read_toml(tmp_path / "pde" / "config.toml")["method"] == {"name": "adjoint", "cells": 8, "lam": 1.0,
-                                                                      "iters": 3, "reg": "smoothness", "seed": 0}
+    assert read_toml(tmp_path / "pde" / "config.toml")["method"] == {"name": "adjoint", "cells": 8, "steps": 5,
+                                                                      "lam": 0.1, "iters": 3, "reg": "smoothness",
+                                                                      "seed": 0}
 
 
 def test_bad_file_gives_one_line_and_exit_2(tmp_path):

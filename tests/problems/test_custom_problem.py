@@ -126,6 +126,20 @@ def test_command_line_with_a_problem_file(workspace):
         lam = 0.01
         iters = 200
     '''))
+    import usermod
+
+    p = il.load_problem(workspace / "boxes.toml")
+    measured = p.simulate(p.sample_truth(20, seed=5, split="train"), seed=6)
+    np.save(workspace / "measured.npy", measured.numpy())
+    (workspace / "measured.toml").write_text(textwrap.dedent('''
+        name = "boxes-measured"
+        [operator]
+        factory = "usermod:make_blur"
+        domain_shape = [1, 24, 24]
+        [data]
+        measurements = "measured.npy"
+    '''))
+    assert usermod.WIDTH == 3
     train = ["--epochs", "2", "--steps-per-epoch", "6", "--batch-size", "4", "--n", "2", "--lr", "0.003"]
     steps = [
         ["solve", "--problem", "boxes.toml", "--method", "tv", "--n", "2", "--out", "runs/tv"],
@@ -134,6 +148,9 @@ def test_command_line_with_a_problem_file(workspace):
         ["train", "--problem", "boxes.toml", "--model", "lpd", "--option", "width=8", "iterations=2", *train,
          "--out", "runs/lpd"],
         ["evaluate", "runs/unet", "--n", "2", "--device", "cpu"],
+        ["train", "--problem", "measured.toml", "--model", "unet", "--option", "width=8", "depth=2", "--loss",
+         "equivariant", "--loss-option", "transform=rotate", *train, "--out", "runs/ei"],
+        ["solve", "--problem", "boxes.toml", "--method", "runs/ei", "--n", "2", "--out", "runs/ei-scored"],
         ["solve", "--problem", "runs/tv/config.toml", "--out", "runs/tv-again"],
         ["report", "runs/tv", "runs/unet", "runs/lpd", "--out", "runs/report.html"],
     ]
@@ -145,6 +162,10 @@ def test_command_line_with_a_problem_file(workspace):
     assert again["config"]["method"] == first["config"]["method"]
     html = (workspace / "runs" / "report.html").read_text()
     assert "boxes" in html and "lpd" in html
+    trained = json.loads((workspace / "runs" / "ei" / "metrics.json").read_text())  # scored by the misfit
+    assert trained["scores"] == ["data_misfit"]
+    scored = json.loads((workspace / "runs" / "ei-scored" / "metrics.json").read_text())  # truths for scoring only
+    assert np.isfinite(scored["psnr"]) and scored["method"] == "unet"
 
 
 def test_bad_own_problems_get_one_clear_error(workspace, tmp_path):

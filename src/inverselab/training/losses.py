@@ -181,8 +181,8 @@ class SampleSplitting(Loss):
     is scored on how well its estimate predicts ``y`` on ``Lambda``,
     ``||M_Lambda (F(f(M_Theta y)) - y)||^2 / ||M_Lambda y||^2``.
 
-    It needs a forward model whose unmeasured locations hold zeros (masked k-space, missing
-    pixels) and a network that reads them as missing, such as a U-Net after the zero-filled
+    The sampled locations are the forward model's ``mask`` (masked k-space, missing pixels),
+    else the non-zero entries of ``y``; the network must read zeros as missing, such as a U-Net after the zero-filled
     baseline (unrolled networks hold the full mask in their data consistency, so they are
     refused).
 
@@ -213,7 +213,8 @@ class SampleSplitting(Loss):
         if isinstance(getattr(getattr(model, "module", model), "operator", None), torch.nn.Module):
             raise InputError("the ssdu loss trains networks that read missing samples as zeros (e.g. --model unet); "
                              "unrolled networks apply the full sampling mask inside")
-        sampled = y != 0
+        mask = getattr(problem.operator, "mask", None)  # where the data were measured (noise may lie elsewhere)
+        sampled = (mask.to(y.device) != 0).expand(y.shape) if isinstance(mask, Tensor) else y != 0
         held_out = sampled & (torch.rand(y.shape, device=y.device) < self.fraction)
         kept = (sampled & ~held_out).to(y.real.dtype)
         held = held_out.to(y.real.dtype)
