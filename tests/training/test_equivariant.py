@@ -55,6 +55,9 @@ def test_sample_splitting_scores_held_out_samples_only():
     assert float(zero) == pytest.approx(1.0)  # predicting nothing: the whole held-out share
     with pytest.raises(InputError, match="fraction must be in"):
         make_loss("ssdu", fraction=1.0)
-    lpd = il.models.build_model("lpd", p, width=4, iterations=1)
-    with pytest.raises(InputError, match="unrolled networks"):
-        loss(x, None, y, p, model=lpd)
+    unrolled = il.models.build_model("unrolled", p, width=4, iterations=1)
+    value = loss(x, None, y, p, model=unrolled)  # data consistency on the input share, then back
+    assert torch.isfinite(value) and unrolled.operator is p.operator
+    ct = il.make_problem("ct-parallel", size=16, views=8)
+    with pytest.raises(InputError, match="sampling mask"):
+        loss(ct.sample_truth(1), None, ct.test_data(1)[1], ct, model=il.models.build_model("lpd", ct, width=4))

@@ -112,6 +112,10 @@ class CartesianMRI(LinearOperator):
             return images
         return (images * self._s(y).conj()).sum(1, keepdim=True)
 
+    def with_mask(self, mask: Tensor) -> CartesianMRI:
+        """The same coils and image size under another sampling mask ``(H, W)``."""
+        return CartesianMRI(mask, sensitivities=self.sensitivities, shape=self.domain_shape[1:])
+
     def _normal(self, x: Tensor) -> Tensor:
         if self.sensitivities is None:
             return ifft2c(fft2c(x) * self._m(x))

@@ -171,20 +171,53 @@ class EquivariantImaging(Loss):
         return (consistency + self.weight * equivariance) / pixels
 
 
+@dataclass
+class _Bound:
+    """What a network's ``bind`` reads of a problem: its operator (no baseline)."""
+
+    operator: torch.nn.Module
+    baseline_fn: None = None
+
+
+def _held_out(y: Tensor, mask: Tensor | None, fraction: float) -> Tensor:
+    """Where the loss share ``Lambda`` lies, ``(B, ...)`` boolean like ``y``: for a column mask
+    (every row alike, as in Cartesian MRI) whole sampled columns, drawn per measurement and kept
+    out of the fully sampled centre, so that training inputs are undersampled like the data;
+    otherwise single samples. The same locations for every coil."""
+    if isinstance(mask, Tensor) and mask.ndim == 2 and bool((mask == mask[:1]).all()):
+        columns = mask[0].to(y.device) != 0
+        width = columns.numel()
+        centre = torch.zeros_like(columns)
+        middle = width // 2
+        left, right = middle, middle
+        while left > 0 and columns[left - 1]:
+            left -= 1
+        while right < width and columns[right]:
+            right += 1
+        centre[left:right] = True
+        chosen = (torch.rand(y.shape[0], width, device=y.device) < fraction) & columns & ~centre
+        return chosen.reshape(y.shape[0], *([1] * (y.ndim - 2)), width).expand(y.shape)
+    points = torch.rand(y.shape[0], *y.shape[-2:], device=y.device) < fraction
+    return points.reshape(y.shape[0], *([1] * (y.ndim - 3)), *y.shape[-2:]).expand(y.shape)
+
+
 @register_loss("ssdu", "self-supervised data undersampling: train on part of the sampled data, score on the rest "
                "(no fully sampled data)")
 @dataclass
 class SampleSplitting(Loss):
     """Self-supervision by splitting the measured samples (SSDU, Yaman et al. 2020): at every
     step the sampled locations of each measurement are split at random into an input share
-    ``Theta`` and a loss share ``Lambda``; the network reconstructs from ``y`` on ``Theta`` and
+    ``Theta`` and a loss share ``Lambda`` (whole columns outside the fully sampled centre for a
+    Cartesian column mask, single samples otherwise); the network reconstructs from ``y`` on ``Theta`` and
     is scored on how well its estimate predicts ``y`` on ``Lambda``,
-    ``||M_Lambda (F(f(M_Theta y)) - y)||^2 / ||M_Lambda y||^2``.
+    ``||M_Lambda (F(f(M_Theta y)) - y)||^2 / ||M_Lambda y||^2`` over the batch.
 
     The sampled locations are the forward model's ``mask`` (masked k-space, missing pixels),
-    else the non-zero entries of ``y``; the network must read zeros as missing, such as a U-Net after the zero-filled
-    baseline (unrolled networks hold the full mask in their data consistency, so they are
-    refused).
+    else the non-zero entries of ``y``. An unrolled network with data consistency (``unrolled``,
+    ``lpd``; the paper's setting) runs its data consistency on ``Theta`` during training (one
+    split per batch, the operator's ``with_mask``) and on all samples when it reconstructs. A
+    network after the zero-filled baseline reads zeros as missing; it has no data consistency,
+    so what it learns to add for the held-out samples it also adds where they were measured.
 
     Attributes
     ----------
@@ -210,18 +243,31 @@ class SampleSplitting(Loss):
                  model: torch.nn.Module | None = None) -> Tensor:
         if model is None:
             raise InputError("the ssdu loss needs the network (the trainer passes it)")
-        if isinstance(getattr(getattr(model, "module", model), "operator", None), torch.nn.Module):
-            raise InputError("the ssdu loss trains networks that read missing samples as zeros (e.g. --model unet); "
-                             "unrolled networks apply the full sampling mask inside")
-        mask = getattr(problem.operator, "mask", None)  # where the data were measured (noise may lie elsewhere)
+        net = getattr(model, "module", model)
+        operator = problem.operator
+        mask = getattr(operator, "mask", None)  # where the data were measured (noise may lie elsewhere)
         sampled = (mask.to(y.device) != 0).expand(y.shape) if isinstance(mask, Tensor) else y != 0
-        held_out = sampled & (torch.rand(y.shape, device=y.device) < self.fraction)
+        unrolled = isinstance(getattr(net, "operator", None), torch.nn.Module)
+        if unrolled and not hasattr(operator, "with_mask"):
+            raise InputError(f"the ssdu loss trains unrolled networks on forward models with a sampling mask (MRI); "
+                             f"{problem.name} has none: use a network after the baseline (--model unet)")
+        # unrolled networks apply data consistency: one split for the batch, their operator on Theta
+        held_out = _held_out(y[:1] if unrolled else y, mask, self.fraction).expand(y.shape)
         kept = (sampled & ~held_out).to(y.real.dtype)
-        held = held_out.to(y.real.dtype)
-        prediction = problem.operator(model(y * kept).to(estimate.dtype))
-        error = ((prediction - y) * held).abs().square().flatten(1).sum(1)
-        scale = (y * held).abs().square().flatten(1).sum(1).clamp_min(1e-12)
-        return (error / scale).mean()
+        held = (sampled & held_out).to(y.real.dtype)
+        if unrolled:
+            theta = operator.with_mask(kept[0, 0].to(operator.mask.device))
+            theta.__dict__["_norm_cache"] = dict(operator.__dict__.get("_norm_cache", {}))  # same scale as the full data
+            net.bind(_Bound(theta))
+            try:
+                estimate_theta = model(y * kept)
+            finally:
+                net.bind(problem)
+        else:
+            estimate_theta = model(y * kept)
+        prediction = operator(estimate_theta.to(estimate.dtype))
+        error = ((prediction - y) * held).abs().square().sum()
+        return error / (y * held).abs().square().sum().clamp_min(1e-30)
 
 
 @register_loss("gaussian-nll", "Gaussian negative log likelihood of a mean and a standard deviation")
