@@ -7,8 +7,11 @@ prints one line on stderr naming the fix and exits with code 2.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -416,21 +419,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_names(args) -> None:
+    """Refuse empty names where a default or the current folder would silently take their place."""
+    for flag in ("out", "method", "model", "loss", "problem", "problem_file", "run"):
+        value = getattr(args, flag, None)
+        if isinstance(value, str) and not value.strip():
+            name = "--problem" if flag == "problem_file" else flag if flag in ("problem", "run") else f"--{flag}"
+            raise _UsageError(f"{name} is empty: give a name")
+    out = getattr(args, "out", None)
+    if isinstance(out, str) and getattr(args, "command", "") != "report":
+        target = Path(out)
+        longest = max((len(part.encode()) for part in target.parts), default=0)
+        if longest > 255:
+            raise _UsageError(f"--out has a name of {longest} bytes; the file system allows 255 (use a shorter name)")
+        if target.exists() and not target.is_dir():
+            raise _UsageError(f"--out {out} is a file, not a run folder: choose another --out")
+        for parent in target.parents:
+            if parent.exists() and not parent.is_dir():
+                raise _UsageError(f"--out {out} lies below the file {parent}: choose another --out")
+
+
+_OS_HINTS = {errno.ENOSPC: "free some disk space", errno.ENAMETOOLONG: "use a shorter name",
+             errno.EROFS: "choose a writable location", errno.EFBIG: "the file-size limit was reached; choose another "
+             "location", errno.ENOTDIR: "a part of the path is a file"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     from .errors import InputError
 
     try:
         args = build_parser().parse_args(argv)
+        _check_names(args)
         return args.func(args)
     except (_UsageError, InputError) as exc:
         print(f"inverselab: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"inverselab: error: {exc.strerror or exc}: {exc.filename} (check the path)", file=sys.stderr)
+    except BrokenPipeError:  # the reader closed the pipe (inverselab list | head -1): nothing more to say
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay open for the interpreter's exit
+        except OSError:
+            pass
+        return 0
+    except OSError as exc:
+        hint = _OS_HINTS.get(exc.errno, "check the path")
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"inverselab: error: {exc.strerror or exc}{where} ({hint})", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("inverselab: interrupted", file=sys.stderr)
+        print("\ninverselab: interrupted", file=sys.stderr)
         return 130
 
 

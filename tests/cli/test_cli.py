@@ -144,3 +144,26 @@ def test_report_shows_runs_whose_images_have_no_channel_axis(tmp_path):
     page = tmp_path / "r.html"
     assert main(["report", str(run), "--out", str(page)]) == 0
     assert "Reconstructions and error maps" in page.read_text()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["solve", "ct-parallel", "--out", ""], "--out is empty"),
+        (["solve", "ct-parallel", "--method", "", "--out", "OUT"], "--method is empty"),
+        (["train", "ct-parallel", "--model", "", "--epochs", "1", "--out", "OUT"], "invalid choice: ''"),
+        (["solve", "ct-parallel", "--out", "FILE"], "is a file, not a run folder"),
+        (["solve", "ct-parallel", "--out", "FILE/run"], "lies below the file"),
+        (["solve", "ct-parallel", "--out", "/dev/null"], "is a file, not a run folder"),
+        (["solve", "ct-parallel", "--out", "OUT/" + "n" * 300], "(use a shorter name)"),
+        (["solve", "", "--out", "OUT"], "problem is empty"),
+        (["evaluate", "", "--out", "OUT"], "run is empty"),
+    ],
+)
+def test_empty_names_and_bad_output_locations_are_refused_before_any_work(args, message, tmp_path, capsys):
+    (tmp_path / "file").write_text("not a folder")
+    args = [a.replace("FILE", str(tmp_path / "file")).replace("OUT", str(tmp_path / "out")) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "out").exists() and (tmp_path / "file").read_text() == "not a folder"
