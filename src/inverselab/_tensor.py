@@ -76,3 +76,28 @@ def numpy_boundary(method):
         return to_numpy(out)
 
     return wrapper
+
+
+def check_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a ``torch.device`` that exists here, or InputError naming the choices."""
+    from .errors import InputError
+
+    if device is None or device == "":
+        raise InputError("no device given: use cpu (or cuda where a GPU is present)")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}: use cpu, or cuda / cuda:N where a GPU is present") from None
+    if dev.type == "meta":
+        raise InputError("device meta holds no data: use cpu, or cuda where a GPU is present")
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"device {device!r}: no CUDA GPU here (use cpu)")
+        if dev.index is not None and dev.index >= count:
+            raise InputError(f"device {device!r}: there are {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {device!r}: MPS is not available here (use cpu)")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"device {device!r} is not supported: use cpu, cuda or mps")
+    return dev

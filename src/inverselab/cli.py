@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_names(args) -> None:
     """Refuse empty names where a default or the current folder would silently take their place."""
-    for flag in ("out", "method", "model", "loss", "problem", "problem_file", "run"):
+    for flag in ("out", "method", "model", "loss", "problem", "problem_file", "run", "device"):
         value = getattr(args, flag, None)
         if isinstance(value, str) and not value.strip():
             name = "--problem" if flag == "problem_file" else flag if flag in ("problem", "run") else f"--{flag}"

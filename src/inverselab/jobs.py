@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ._tensor import check_device
 from .errors import InputError
 from .methods.base import Method
 from .problems import make_problem
@@ -65,6 +66,7 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
     from .methods import make_method
     from .solvers import progress
 
+    device = str(check_device(device))
     x, y = test_pairs(problem, n, seed, dtype)
     bound = method if isinstance(method, Method) else make_method(method, problem, **params)
     if "seed" in bound.accepted() and "seed" not in params:
@@ -260,7 +262,7 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     run = Path(run)
     if batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(check_device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
     method = TrainedMethod.from_run(run, problem=problem, overrides=overrides, device=device, batch_size=batch_size,
                                     symmetrize=symmetrize)
     problem = method.problem
@@ -304,7 +306,7 @@ def uq_job(run: str | Path, kind: str, n: int = 100, seed: int = 0, samples: int
 
     check_choice("--uq", kind, UQ_KINDS)
     run = Path(run)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = str(check_device(device or ("cuda" if torch.cuda.is_available() else "cpu")))
     if kind == "ensemble":
         members = sorted(p for p in run.glob("member-*") if p.is_dir())
         if len(members) < 2:

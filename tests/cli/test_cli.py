@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -47,7 +48,7 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
     "args,message",
     [
         (["solve", "ct-paralel", "--out", "x"], "did you mean 'ct-parallel'"),
-        (["solve", "deblur", "--device", "gpu0", "--out", "x"], "--device gpu0"),
+        (["solve", "deblur", "--device", "gpu0", "--out", "x"], "unknown device 'gpu0'"),
         (["solve", "ct-parallel", "--set", "view=60", "--out", "x"], "problem 'ct-parallel' has no parameter 'view'"),
         (["solve", "ct-parallel", "--set", "views", "--out", "x"], "--set expects key=value"),
         (["solve", "ct-parallel", "--method", "magic", "--out", "x"], "unknown method 'magic'"),
@@ -167,3 +168,21 @@ def test_empty_names_and_bad_output_locations_are_refused_before_any_work(args, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "out").exists() and (tmp_path / "file").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("device", ["cuda:7", "nonsense", "meta", "gpu", ""])
+def test_every_verb_refuses_a_device_it_cannot_use_in_one_line(device, tmp_path, capsys):
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that GPU")
+    run = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_runs" / "train-unet"
+    commands = [["solve", "ct-parallel", "--set", "size=16", "views=8", "--n", "1", "--device", device, "--out",
+                 str(tmp_path / "s")],
+                ["evaluate", str(run), "--n", "1", "--device", device, "--out", str(tmp_path / "e")],
+                ["evaluate", str(run), "--uq", "dropout", "--n", "1", "--device", device, "--out", str(tmp_path / "u")]]
+    for args in commands:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "device" in err[0] and ("cpu" in err[0] or "GPU" in err[0])
+    assert not any((tmp_path / d).exists() for d in "seu")
