@@ -425,7 +425,8 @@ def _check_names(args) -> None:
         value = getattr(args, flag, None)
         if isinstance(value, str) and not value.strip():
             name = "--problem" if flag == "problem_file" else flag if flag in ("problem", "run") else f"--{flag}"
-            raise _UsageError(f"{name} is empty: give a name")
+            hint = "use cpu (or cuda where a GPU is present)" if flag == "device" else "give a name"
+            raise _UsageError(f"{name} is empty: {hint}")
     out = getattr(args, "out", None)
     if isinstance(out, str) and getattr(args, "command", "") != "report":
         target = Path(out)
