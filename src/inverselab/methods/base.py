@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .._tensor import numpy_boundary
+from ..errors import check_finite
 from ..operators.base import LinearOperator
 from ..registry import Entry, Parameter, Registry, parameters_of
 from ..solvers.history import History
@@ -155,11 +156,20 @@ class Method:
         (x, History)
             The estimate, shaped like the truth, and what the method did.
         """
+        _check_measurements(self.problem, y)
         start = time.perf_counter()
         out = self._run(self.problem, y, truth, **self.params)
         if isinstance(out, tuple):
             return out
         return out, History(seconds=[time.perf_counter() - start], iterations=1, stop_reason="direct")
+
+
+def _check_measurements(problem: Any, y: Any) -> None:
+    """Measurements of the problem's shape and type, all finite (InputError otherwise)."""
+    operator = getattr(problem, "operator", None)
+    if isinstance(y, torch.Tensor) and operator is not None:
+        operator._check(y, operator.range_shape, operator.range_complex, "measurement")
+        check_finite("measurement y", y)
 
 
 def parameters(entry: Entry, problem: Any) -> tuple[Parameter, ...]:

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..models import Symmetrized, TrainedModel, load_run
 from ..registry import Parameter, check_values
 from ..solvers.history import History
-from .base import Method
+from .base import Method, _check_measurements
 
 Tensor = torch.Tensor
 
@@ -93,6 +93,7 @@ class TrainedMethod(Method):
     @numpy_boundary
     def reconstruct(self, y: Tensor, truth: Tensor | None = None) -> tuple[Tensor, History]:
         """The network's estimates in evaluation mode, ``batch_size`` measurements at a time."""
+        _check_measurements(self.problem, y)
         return self.trained.reconstruct(y, truth=truth, batch_size=self.params["batch_size"])
 
 
