@@ -20,7 +20,7 @@ from .errors import InputError
 from .methods.base import Method
 from .problems import make_problem
 from .problems.base import Problem
-from .runs import read_toml, write_json_atomic, write_toml_atomic
+from .runs import read_toml, run_lock, write_json_atomic, write_toml_atomic
 from .solvers.history import History
 
 Tensor = torch.Tensor
@@ -64,11 +64,18 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
     with a ``seed`` parameter is seeded with ``seed`` unless ``params`` names one.
     """
     from .methods import make_method
-    from .solvers import progress
 
     device = str(check_device(device))
-    x, y = test_pairs(problem, n, seed, dtype)
     bound = method if isinstance(method, Method) else make_method(method, problem, **params)
+    x, y = test_pairs(problem, n, seed, dtype)  # bad input is refused before the run folder exists
+    with run_lock(out):
+        return _solve(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra, extra_config)
+
+
+def _solve(problem: Problem, bound: Method, params: dict, x: Any, y: Any, n: int, seed: int, out: Path,
+           dtype: torch.dtype, device: str, write_config: bool, extra: dict | None, extra_config: dict | None) -> dict:
+    from .solvers import progress
+
     if "seed" in bound.accepted() and "seed" not in params:
         bound.params.setdefault("seed", seed)
     try:
@@ -98,8 +105,9 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
 
 def _write_run(out: Path, problem: Problem, method: str, x: Any, y: Any, estimate: Any, history: History,
                seconds: float, config: dict, extra: dict | None = None) -> dict:
-    """Score ``estimate`` against ``x`` and write ``metrics.json``, the figures and the kept
-    arrays of a run into ``out``; returns the metrics."""
+    """Score ``estimate`` against ``x`` and write the figures, the kept arrays and, last (so that
+    a run stopped on the way has none and reports refuse it), ``metrics.json`` into ``out``;
+    returns the metrics."""
     from .report import problem_figures
     from .runs import write_atomic
     from .training.checkpoint import safetensors_bytes
@@ -108,11 +116,11 @@ def _write_run(out: Path, problem: Problem, method: str, x: Any, y: Any, estimat
     metrics = {"problem": problem.name, "method": method, "n": n, **problem.summarize(estimate, x, history, y),
                "seconds_per_sample": seconds / n, "images_per_second": n / seconds if seconds > 0 else float("inf"),
                "config": config, **(extra or {})}
-    write_json_atomic(out / "metrics.json", metrics)
     problem_figures(problem, out / "figures", x, y, estimate, history, method)
     name, arrays = problem.kept_arrays(x, estimate, SAMPLES_KEPT)
     if arrays:
         write_atomic(out / name, safetensors_bytes(arrays, {}))
+    write_json_atomic(out / "metrics.json", metrics)  # last: a run folder with metrics.json is complete
     return metrics
 
 

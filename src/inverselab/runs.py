@@ -11,10 +11,12 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml", "plain"]
+__all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml", "plain", "run_lock"]
 
 
 _MAX_INLINE = 256  # larger arrays are described, not written, in configs and results
@@ -91,3 +93,49 @@ def read_toml(path: str | Path) -> dict:
         import tomli as tomllib
     with open(path, "rb") as fh:
         return tomllib.load(fh)
+
+
+@contextmanager
+def run_lock(folder: str | Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` (with this process's pid) while a job writes into the run folder;
+    a second process asking for it gets an InputError naming the holder. A lock left by a
+    process that no longer runs is taken over."""
+    from .errors import InputError
+
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and _alive(holder):
+                raise InputError(f"{folder} is being written by another inverselab process (pid {holder}): wait for it "
+                                 "or choose another --out") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise InputError(f"cannot lock {folder}: remove {lock} if no inverselab process uses it")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):  # a job that failed before writing leaves nothing behind
+            folder.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
