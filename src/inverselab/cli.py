@@ -46,6 +46,17 @@ def _parse_value(text: str):
     return text
 
 
+def _seed(text: str) -> int:
+    """A seed: an integer in [0, 2**63)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"seed must be in [0, 2**63), got {text}")
+    return value
+
+
 def _pairs(items: Sequence[str] | None, flag: str, parse: bool) -> dict:
     out = {}
     for item in items or ():
@@ -305,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "problem's own; 'inverselab list -v' shows which apply)")
     p.add_argument("--n", type=int, help="number of samples (default 8, or fewer where the problem has fewer "
                    "distinct truths: 1 for fwi-marmousi)")
-    p.add_argument("--seed", type=int, help="seed of the truths (noise uses seed + 1; default 0)")
+    p.add_argument("--seed", type=_seed, help="seed of the truths (noise uses seed + 1; default 0)")
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides, e.g. views=60")
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="method hyper-parameters, e.g. lam=0.01")
     p.add_argument("--double", action="store_true", help="compute in float64")
@@ -351,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps")
     p.add_argument("--keep", type=int, help="checkpoints kept on disk (default 2; 0 keeps all, for 'inverselab average')")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--n", type=int, default=32, help="held-out samples scored after training")
     p.add_argument("--out", required=True, help="run directory")
     p.set_defaults(func=cmd_train)
@@ -359,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a trained run on held-out samples (metrics.json like 'solve')")
     p.add_argument("run", help="training run directory")
     p.add_argument("--n", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="evaluate on a changed problem, e.g. noise=0.1")
     p.add_argument("--batch-size", type=int, default=1, help="images per network call (timing is per image)")
     p.add_argument("--device", help="where the network runs (default: cuda when available, else cpu)")
@@ -390,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eps", nargs="*", default=["0.01", "0.05"], help="perturbation sizes relative to ||y||")
     p.add_argument("--steps", type=int, default=10, help="projected gradient ascent steps")
     p.add_argument("--tv-iters", type=int, default=100, help="TV iterations (differentiated through)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", help="where to write stability.json and the figure (default: the run)")
     p.set_defaults(func=cmd_stability)
 
@@ -413,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job: FBP, TV, U-Net and LPD on CT, with an HTML report")
     p.add_argument("--quick", action="store_true", help="smaller and shorter (under 2 minutes)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", default="runs/demo")
     p.set_defaults(func=cmd_demo)
     return parser

@@ -39,6 +39,7 @@ PLUGIN_GROUP = "inverselab.plugins"
 PLUGIN_ENV = "INVERSELAB_PLUGINS"
 
 _TRUE = ("true", "yes", "on", "1")
+_LARGEST = 3.4e38  # float32's range: larger values overflow in any computation here
 _FALSE = ("false", "no", "off", "0")
 
 
@@ -148,6 +149,8 @@ class Parameter:
             number = float(number)
             if not math.isfinite(number):
                 raise InputError(f"{where} must be finite, got {value!r}")
+        if abs(number) > _LARGEST:
+            raise InputError(f"{where}={value!r} is too large (at most {_LARGEST:.3g} in magnitude)")
             if self.type is int:
                 if not number.is_integer():
                     raise InputError(f"{where} must be {kind}, got {value!r}")

@@ -79,8 +79,10 @@ class TrainingConfig:
         if int(self.keep) < 0:
             raise InputError(f"keep must be >= 0 (0 keeps every checkpoint), got {self.keep}")
         for name in ("lr", "weight_decay", "clip", "warmup_steps", "checkpoint_every"):
-            if not getattr(self, name) >= 0:
-                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
+            if not 0 <= getattr(self, name) < math.inf:
+                raise InputError(f"{name} must be a finite number >= 0, got {getattr(self, name)}")
+        if not 0 <= int(self.seed) < 2**63:
+            raise InputError(f"seed must be in [0, 2**63), got {self.seed}")
 
 
 def _operator_buffers(net: nn.Module) -> list[str]:
