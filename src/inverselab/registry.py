@@ -149,12 +149,12 @@ class Parameter:
             number = float(number)
             if not math.isfinite(number):
                 raise InputError(f"{where} must be finite, got {value!r}")
-        if abs(number) > _LARGEST:
-            raise InputError(f"{where}={value!r} is too large (at most {_LARGEST:.3g} in magnitude)")
             if self.type is int:
                 if not number.is_integer():
                     raise InputError(f"{where} must be {kind}, got {value!r}")
                 number = int(number)
+        if abs(number) > _LARGEST:
+            raise InputError(f"{where}={value!r} is too large (at most {_LARGEST:.3g} in magnitude)")
         if self.type is float:
             number = float(number)
         if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):
