@@ -481,6 +481,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninverselab: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a fault we did not foresee: one line, the traceback on request
+        if os.environ.get("INVERSELAB_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"inverselab: error: unexpected {type(exc).__name__}: {first} (INVERSELAB_DEBUG=1 shows where)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

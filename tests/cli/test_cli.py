@@ -186,3 +186,38 @@ def test_every_verb_refuses_a_device_it_cannot_use_in_one_line(device, tmp_path,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "device" in err[0] and ("cpu" in err[0] or "GPU" in err[0])
     assert not any((tmp_path / d).exists() for d in "seu")
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda m: m.pop("problem"), "field 'problem' is missing"),
+    (lambda m: m.update(psnr="high"), "field 'psnr' is not a number"),
+    (lambda m: m.update(scores=["psnr", "nonsense"]), "field 'scores' names scores the file lacks"),
+])
+def test_a_damaged_metrics_file_is_named_by_report(damage, message, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["solve", "ct-parallel", "--set", "size=16", "views=8", "--param", "iters=3", "--n", "1",
+                 "--out", str(run)]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    damage(metrics)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    capsys.readouterr()
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "metrics.json" in err[0]
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_an_unforeseen_fault_is_one_line_and_the_traceback_is_on_request(monkeypatch, capsys):
+    import inverselab.cli as cli
+
+    def boom(args):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(cli, "cmd_list", boom)
+    monkeypatch.delenv("INVERSELAB_DEBUG", raising=False)
+    assert main(["list"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["inverselab: error: unexpected ZeroDivisionError: division by zero (INVERSELAB_DEBUG=1 shows where)"]
+    monkeypatch.setenv("INVERSELAB_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["list"])

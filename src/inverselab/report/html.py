@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,12 +44,31 @@ def read_run(path: str | Path) -> RunSummary:
         training = json.loads((path / "training.json").read_text()) if (path / "training.json").is_file() else None
     except ValueError as exc:
         raise InputError(f"{path}: unreadable JSON ({exc})") from None
+    _check_metrics(metrics, metrics_path)
     samples = {}
     if (path / "samples.safetensors").is_file():
         from safetensors.numpy import load_file
 
         samples = load_file(str(path / "samples.safetensors"))
     return RunSummary(path, str(metrics.get("method", path.name)), metrics, training, samples)
+
+
+_REQUIRED = {"problem": str, "method": str}
+_NUMBERS = ("n", "psnr", "ssim", "rel_error", "seconds_per_sample", "seconds")
+
+
+def _check_metrics(metrics: Any, path: Path) -> None:
+    """The fields a report reads, with their types; InputError naming the file and the field."""
+    if not isinstance(metrics, dict):
+        raise InputError(f"{path} is not a metrics record (a JSON object): rerun the job that wrote it")
+    for key, kind in _REQUIRED.items():
+        if not isinstance(metrics.get(key), kind):
+            raise InputError(f"{path}: field {key!r} is missing or not a {kind.__name__}: rerun the job that wrote it")
+    for key in _NUMBERS:
+        if key in metrics and metrics[key] is not None and not isinstance(metrics[key], (int, float)):
+            raise InputError(f"{path}: field {key!r} is not a number ({metrics[key]!r}): rerun the job that wrote it")
+    if "scores" in metrics and not (isinstance(metrics["scores"], list) and all(k in metrics for k in metrics["scores"])):
+        raise InputError(f"{path}: field 'scores' names scores the file lacks: rerun the job that wrote it")
 
 
 def _png(fig) -> str:
