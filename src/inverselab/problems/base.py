@@ -104,13 +104,17 @@ class Problem:
             Number of samples.
         seed : int
             Seed; the same seed gives the same samples.
-        split : {"train", "test"}
-            Source set where the truths come from a finite pool (natural images).
+        split : {"train", "validation", "test"}
+            Source set where the truths come from a finite pool (natural images, your own data).
         dtype : torch.dtype
             Real precision (complex truths get the matching complex type).
         """
-        if not isinstance(n, int) or n < 1:
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise InputError(f"number of samples must be a positive integer, got {n!r}")
+        if split not in ("train", "validation", "test"):
+            raise InputError(f"unknown split {split!r}: choose train, validation or test")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+            raise InputError(f"seed must be an integer in [0, 2**63), got {seed!r}")
         x = self.truth_sampler(n, seed, split)
         return x.to(complex_dtype(dtype) if x.is_complex() else dtype)
 
