@@ -13,6 +13,7 @@ import torch
 import inverselab as il
 from inverselab.models import build_model
 from inverselab.training import OnTheFly, Trainer, make_task
+from inverselab.training.distributed import teardown
 
 torch.set_num_threads(1)
 
@@ -52,6 +53,7 @@ def main() -> None:
 
         rank = os.environ.get("RANK", "0")
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, f"{args.dump_params}.{rank}")
+    teardown()  # leave the process group, as train_job does: exiting inside it can abort a rank
 
 
 if __name__ == "__main__":
