@@ -20,7 +20,7 @@ from .errors import InputError
 from .methods.base import Method
 from .problems import make_problem
 from .problems.base import Problem
-from .runs import read_toml, run_lock, write_json_atomic, write_toml_atomic
+from .runs import read_toml, run_lock, toml_view, write_json_atomic, write_toml_atomic
 from .solvers.history import History
 
 Tensor = torch.Tensor
@@ -170,7 +170,7 @@ def train_job(
     if resume and (out / "config.toml").is_file():
         stored = read_toml(out / "config.toml")
         for key in ("problem", "model", "loss", "schedule"):
-            if key in stored and stored[key] != _toml_view(config[key]):
+            if key in stored and stored[key] != toml_view(config[key]):
                 raise InputError(f"--resume: {out} was trained with a different {key} ({stored[key]}); drop --resume or use another --out")
     torch.manual_seed(settings.seed)
     model = build_model(model_name, problem, **(options or {}))
@@ -246,13 +246,6 @@ def average_job(run: str | Path, out: str | Path, last: int | None = None, from_
         shutil.copyfile(run / "training.json", out / "training.json")
     save_weights(out / "model.safetensors", weights)
     return config["average"]
-
-
-def _toml_view(value: Any) -> Any:
-    """How a value reads back from config.toml (None dropped, tuples as lists)."""
-    from .runs import _toml_ready, plain
-
-    return _toml_ready(plain(value))
 
 
 def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict | None = None, batch_size: int = 1,

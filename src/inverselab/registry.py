@@ -432,9 +432,3 @@ def load_plugins() -> dict[str, str]:
             print(f"inverselab: warning: plugin {name!r} failed to load ({reason}); its entries are unavailable",
                   file=sys.stderr)
     return dict(_FAILED)
-
-
-def reset_plugins() -> None:
-    """Forget which plugins were loaded, so the next registry use loads them again (tests)."""
-    _PLUGINS_LOADED.clear()
-    _FAILED.clear()

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml", "plain", "run_lock"]
+__all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml", "plain", "run_lock", "toml_view"]
 
 
 _MAX_INLINE = 256  # larger arrays are described, not written, in configs and results
@@ -139,3 +139,8 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def toml_view(value: Any) -> Any:
+    """How a value reads back from a config.toml (None dropped, tuples as lists)."""
+    return _toml_ready(plain(value))

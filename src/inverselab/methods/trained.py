@@ -55,7 +55,7 @@ class TrainedMethod(Method):
         values = check_values(RUN_PARAMETERS, params, owner)
         given = None
         if problem is not None:
-            from ..runs import read_toml
+            from ..runs import read_toml, toml_view
 
             config_path = run / "config.toml"
             if not config_path.is_file():
@@ -70,7 +70,7 @@ class TrainedMethod(Method):
                 raise InputError(f"{run} was trained on {trained_on!r}, not {problem.name!r}: solve {trained_on} with it")
             else:
                 current = {k: v for k, v in problem.config.items() if k != "problem"}
-                overrides = {k: v for k, v in current.items() if stored.get(k) != _toml_value(v)} or None
+                overrides = {k: v for k, v in current.items() if stored.get(k) != toml_view(v)} or None
         trained = load_run(run, overrides, device=device, problem=given)
         if values.get("symmetrize"):
             trained.network = Symmetrized(trained.network, trained.problem.symmetries)
@@ -101,10 +101,3 @@ def _presets() -> list[str]:
     from ..problems import list_problems
 
     return list_problems()
-
-
-def _toml_value(value: Any) -> Any:
-    """How a value reads back from config.toml (tuples as lists)."""
-    from ..runs import plain
-
-    return plain(value)
