@@ -76,7 +76,7 @@ def from_run(run: Path, v0: torch.Tensor, name: str) -> int:
 
     from safetensors.torch import load_file
 
-    from inverselab.runs import read_toml
+    from inverselab.records import read_toml
     from inverselab.solvers.fwi import FWIHistory
 
     metrics = json.loads((run / "metrics.json").read_text())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import platform
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from .errors import InputError
 from .methods.base import Method
 from .problems import make_problem
 from .problems.base import Problem
-from .runs import read_toml, run_lock, toml_view, write_json_atomic, write_toml_atomic
+from .records import TRAINED_CONFIG, TRAINING_HISTORY, read_json, read_toml
+from .runs import run_lock, toml_view, write_json_atomic, write_toml_atomic
 from .solvers.history import History
 
 Tensor = torch.Tensor
@@ -48,6 +50,24 @@ def test_pairs(problem: Problem, n: int, seed: int, dtype: torch.dtype = torch.f
     return problem.test_data(n, seed, dtype)
 
 
+def _check_sample_memory(problem: Problem, n: int, dtype: torch.dtype, device: str, copies: int = 6,
+                         flag: str = "--n") -> None:
+    """Refuse ``n`` samples whose truths, measurements and ``copies`` work arrays per sample
+    (estimates, residuals, solver state) cannot fit in memory, from the operator's shapes."""
+    from math import prod
+
+    from .preflight import check_memory
+
+    operator = getattr(problem, "operator", None)
+    shapes = [getattr(operator, "domain_shape", None), getattr(operator, "range_shape", None)]
+    if not all(isinstance(s, tuple) for s in shapes):
+        return
+    itemsize = torch.finfo(dtype).bits // 8
+    per_sample = itemsize * copies * sum(prod(s) for s in shapes)
+    for where in {"cpu", device}:
+        check_memory(n * per_sample, f"{n} samples of {problem.name}", f"lower {flag}", where)
+
+
 def _to(value: Any, device: str | torch.device) -> Any:
     return value.to(device) if isinstance(value, Tensor) else value
 
@@ -67,8 +87,10 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
 
     device = str(check_device(device))
     bound = method if isinstance(method, Method) else make_method(method, problem, **params)
+    _check_sample_memory(problem, n, dtype, device)
     x, y = test_pairs(problem, n, seed, dtype)  # bad input is refused before the run folder exists
     with run_lock(out):
+        (Path(out) / "metrics.json").unlink(missing_ok=True)  # complete again only once this run is scored
         return _solve(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra, extra_config)
 
 
@@ -113,6 +135,10 @@ def _write_run(out: Path, problem: Problem, method: str, x: Any, y: Any, estimat
     from .training.checkpoint import safetensors_bytes
 
     n = x.shape[0] if isinstance(x, Tensor) else 1
+    if isinstance(estimate, Tensor) and not bool(torch.isfinite(estimate).all()):
+        bad = int((~torch.isfinite(estimate)).reshape(estimate.shape[0], -1).any(1).sum())
+        raise InputError(f"{method} returned NaN or infinite values for {bad} of {estimate.shape[0]} samples: "
+                         "change its parameters (e.g. more regularisation or fewer iterations)")
     metrics = {"problem": problem.name, "method": method, "n": n, **problem.summarize(estimate, x, history, y),
                "seconds_per_sample": seconds / n, "images_per_second": n / seconds if seconds > 0 else float("inf"),
                "config": config, **(extra or {})}
@@ -140,13 +166,20 @@ def train_job(
     resume: bool = False,
     training: dict | None = None,
     init: str | Path | None = None,
+    device: str | torch.device | None = None,
 ) -> dict:
     """Train a network on ``problem`` into run directory ``out``; returns the run config.
 
     The config (problem, model, loss, schedule, optimisation settings, versions) is written to
     ``out/config.toml`` before training starts, so an interrupted run resumes from it.
     ``loss`` defaults to the model's own (:func:`~inverselab.models.default_loss`), with ``loss_options`` its parameters. ``init`` is a finished run whose weights start the training: the same
-    architecture, or a trained InversionNet for a ``cwgan`` generator.
+    architecture, or a trained InversionNet for a ``cwgan`` generator. ``device`` defaults to
+    this rank's GPU when there is one, else the CPU.
+
+    ``out`` is locked while training (a second process is refused), and a finished run's
+    ``metrics.json`` is removed first, so a run stopped on the way is never taken for complete.
+    ``resume`` needs a run that was started (its ``config.toml``); it continues from the latest
+    checkpoint, or from the start when none was written yet.
     """
     from .models import build_model
     from .models.registry import default_loss
@@ -154,6 +187,10 @@ def train_job(
     from .training.distributed import is_main_process, teardown
 
     out = Path(out)
+    if device is not None:
+        device = check_device(device)
+    if resume and not (out / "config.toml").is_file():
+        raise InputError(f"--resume: {out} holds no started training run (no config.toml); drop --resume")
     loss = loss or default_loss(model_name)
     settings = TrainingConfig(**(training or {}))
     config: dict[str, Any] = {
@@ -167,11 +204,13 @@ def train_job(
         "training": settings.__dict__,
         "versions": versions(),
     }
-    if resume and (out / "config.toml").is_file():
-        stored = read_toml(out / "config.toml")
+    if resume:
+        stored = read_toml(out / "config.toml", TRAINED_CONFIG, "drop --resume and train into a new --out")
         for key in ("problem", "model", "loss", "schedule"):
             if key in stored and stored[key] != toml_view(config[key]):
                 raise InputError(f"--resume: {out} was trained with a different {key} ({stored[key]}); drop --resume or use another --out")
+    _check_sample_memory(problem, settings.batch_size, torch.float32, str(device or "cpu"), copies=4,
+                         flag="--batch-size")
     torch.manual_seed(settings.seed)
     model = build_model(model_name, problem, **(options or {}))
     if init and not (resume and latest_checkpoint(out / "checkpoints")):
@@ -188,11 +227,13 @@ def train_job(
                            for v in values], seed=settings.seed)
     else:
         tasks = target
-    if is_main_process():
-        write_toml_atomic(out / "config.toml", config)
-    trainer = Trainer(model, tasks, make_loss(loss, **(loss_options or {})), out=out, config=settings)
+    trainer = Trainer(model, tasks, make_loss(loss, **(loss_options or {})), out=out, config=settings, device=device)
     try:
-        trainer.fit(epochs=epochs, minutes=minutes, resume=resume)
+        with run_lock(out) if is_main_process() else nullcontext():
+            if is_main_process():
+                (out / "metrics.json").unlink(missing_ok=True)  # complete again only once scored
+                write_toml_atomic(out / "config.toml", config)
+            trainer.fit(epochs=epochs, minutes=minutes, resume=resume)
     finally:
         teardown()
     return config
@@ -229,8 +270,9 @@ def average_job(run: str | Path, out: str | Path, last: int | None = None, from_
         raise InputError("give either last (the number of latest checkpoints) or from_step")
     if last is not None and last < 1:
         raise InputError(f"last must be >= 1, got {last}")
-    if not (run / "config.toml").is_file():
+    if not (run / "config.toml").exists():
         raise InputError(f"{run} is not a training run (no config.toml)")
+    config = read_toml(run / "config.toml", TRAINED_CONFIG, "train the run again, or restore the file it wrote")
     if out.resolve() == run.resolve():
         raise InputError("--out must be a new run directory, not the run itself")
     records = checkpoint_records(run / "checkpoints")
@@ -239,7 +281,6 @@ def average_job(run: str | Path, out: str | Path, last: int | None = None, from_
         raise InputError(f"{run}/checkpoints holds no checkpoints {'at all' if last else f'from step {from_step}'}: "
                          "train with --keep 0 to keep every checkpoint")
     weights = average_weights([path for _, path in chosen])
-    config = read_toml(run / "config.toml")
     config["average"] = {"run": str(run), "steps": [step for step, _ in chosen]}
     write_toml_atomic(out / "config.toml", config)
     if (run / "training.json").is_file():
@@ -269,10 +310,8 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     problem = method.problem
     extra: dict[str, Any] = {"training_run": str(run)}
     training = run / "training.json"
-    if training.is_file():
-        import json
-
-        hist = json.loads(training.read_text())["history"]
+    if training.exists():
+        hist = read_json(training, TRAINING_HISTORY, "train the run again, or restore the file it wrote")["history"]
         if hist:
             extra["training_seconds"] = hist[-1]["seconds"]
             extra["training_steps"] = hist[-1]["step"]

@@ -6,6 +6,8 @@ with ``reduction="none"``, a ``(B,)`` tensor. Complex images are compared by mag
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -23,8 +25,12 @@ def _pair(x: Tensor, ref: Tensor, name: str) -> tuple[Tensor, Tensor]:
         raise InputError(
             f"{name}: estimate {format_shape(x.shape)} and reference {format_shape(ref.shape)} differ in shape"
         )
-    if x.ndim < 2:
-        raise InputError(f"{name} expects batches (B, ...), got shape {format_shape(x.shape)}")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise InputError(f"{name} expects a non-empty batch (B, ...), got shape {format_shape(x.shape)}")
+    for what, t in (("estimate", x), ("reference", ref)):
+        if t.is_floating_point() or t.is_complex():
+            if not bool(torch.isfinite(t).all()):
+                raise InputError(f"{name}: the {what} holds NaN or infinite values: a score of it means nothing")
     if x.is_complex() or ref.is_complex():
         x, ref = x.abs(), ref.abs()
     dtype = torch.promote_types(torch.promote_types(x.dtype, ref.dtype), torch.float32)
@@ -39,8 +45,11 @@ def _reduce(v: Tensor, reduction: str) -> Tensor:
 def _data_range(ref: Tensor, data_range: float | None) -> Tensor:
     if data_range is None:
         flat = ref.reshape(ref.shape[0], -1)
-        return (flat.amax(1) - flat.amin(1)).clamp(min=torch.finfo(ref.dtype).tiny)
-    if not data_range > 0:
+        peak = flat.amax(1) - flat.amin(1)
+        if not bool((peak > 0).all()):
+            raise InputError("a reference is constant, so it has no data range: pass data_range")
+        return peak
+    if not isinstance(data_range, (int, float)) or not math.isfinite(data_range) or not data_range > 0:
         raise InputError(f"data_range must be > 0, got {data_range}")
     return torch.full((ref.shape[0],), float(data_range), dtype=ref.dtype, device=ref.device)
 
@@ -66,8 +75,16 @@ def psnr(x: Tensor, ref: Tensor, data_range: float | None = None, reduction: str
 
 def relative_error(x: Tensor, ref: Tensor, reduction: str = "mean") -> Tensor:
     """Relative error ``||x - ref|| / ||ref||`` per sample."""
+    if not isinstance(x, Tensor) or not isinstance(ref, Tensor):
+        raise InputError("relative_error needs two tensors")
     if x.shape != ref.shape:
         raise InputError(f"relative_error: shapes {format_shape(x.shape)} and {format_shape(ref.shape)} differ")
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise InputError(f"relative_error expects a non-empty batch (B, ...), got shape {format_shape(x.shape)}")
+    if not (bool(torch.isfinite(x).all()) and bool(torch.isfinite(ref).all())):
+        raise InputError("relative_error: the estimate or the reference holds NaN or infinite values")
+    if not bool(ref.reshape(ref.shape[0], -1).abs().amax(1).gt(0).all()):
+        raise InputError("relative_error: a reference is all zeros, so no error is relative to it")
     diff = torch.linalg.vector_norm((x - ref).reshape(x.shape[0], -1), dim=1)
     norm = torch.linalg.vector_norm(ref.reshape(ref.shape[0], -1), dim=1)
     return _reduce(diff / norm.clamp(min=torch.finfo(diff.dtype).tiny), reduction)

@@ -40,6 +40,8 @@ PLUGIN_ENV = "INVERSELAB_PLUGINS"
 
 _TRUE = ("true", "yes", "on", "1")
 _LARGEST = 3.4e38  # float32's range: larger values overflow in any computation here
+_LARGEST_INT = 2**31 - 1  # sizes, counts and steps
+_LARGEST_SEED = 2**63 - 1
 _FALSE = ("false", "no", "off", "0")
 
 
@@ -153,8 +155,9 @@ class Parameter:
                 if not number.is_integer():
                     raise InputError(f"{where} must be {kind}, got {value!r}")
                 number = int(number)
-        if abs(number) > _LARGEST:
-            raise InputError(f"{where}={value!r} is too large (at most {_LARGEST:.3g} in magnitude)")
+        largest = (_LARGEST_SEED if "seed" in self.name else _LARGEST_INT) if self.type is int else _LARGEST
+        if abs(number) > largest:
+            raise InputError(f"{where}={value!r} is too large (at most {largest:.3g} in magnitude)")
         if self.type is float:
             number = float(number)
         if (self.low is not None and number < self.low) or (self.high is not None and number > self.high):
@@ -208,6 +211,16 @@ def _docstring_help(fn: Any) -> dict[str, str]:
     return helps
 
 
+#: Valid ranges of parameters by their conventional names, where no other range is declared.
+CONVENTIONAL_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    **dict.fromkeys(("iters", "levels", "steps", "chains", "thin", "width", "depth", "samples", "batch_size",
+                     "iters_per_band", "restarts", "members"), (1, None)),
+    **dict.fromkeys(("lam", "tol", "noise", "sigma", "balance", "damp", "threshold", "burn_in", "seed",
+                     "weight_decay", "clip", "l1", "l2", "ssim", "lr"), (0, None)),
+    "dropout": (0, 1),
+}
+
+
 def parameters_of(fn: Callable, skip: tuple[str, ...] = (), bounds: dict[str, tuple] | None = None,
                   follow: tuple[Callable, ...] = ()) -> tuple[Parameter, ...]:
     """The keyword parameters of ``fn`` (a function or a class) as :class:`Parameter` s.
@@ -245,7 +258,10 @@ def parameters_of(fn: Callable, skip: tuple[str, ...] = (), bounds: dict[str, tu
         seen.add(name)
         default = factories[name]() if name in factories else p.default
         kind, optional = _annotation_type(p.annotation, default)
-        low, high = (bounds or {}).get(name, (None, None))
+        conventional = CONVENTIONAL_BOUNDS.get(name, (None, None)) if kind in (int, float) else (None, None)
+        if conventional[0] == 1 and kind is not int:  # counts are whole numbers; a float "width" is not one
+            conventional = (None, None)
+        low, high = (bounds or {}).get(name, conventional)
         out.append(Parameter(name, kind, default, helps.get(name, ""), optional, low, high))
     if passes_on:
         for other in follow:

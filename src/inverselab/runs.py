@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "read_toml", "plain", "run_lock", "toml_view"]
+__all__ = ["write_atomic", "write_json_atomic", "write_toml_atomic", "plain", "run_lock", "toml_view"]
 
 
 _MAX_INLINE = 256  # larger arrays are described, not written, in configs and results
@@ -83,16 +83,6 @@ def write_toml_atomic(path: str | Path, obj: dict) -> Path:
     import tomli_w
 
     return write_atomic(path, tomli_w.dumps(_toml_ready(plain(obj))).encode())
-
-
-def read_toml(path: str | Path) -> dict:
-    """Read a TOML file."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
 
 
 @contextmanager

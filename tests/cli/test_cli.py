@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from inverselab.cli import main
-from inverselab.runs import read_toml
+from inverselab.records import read_toml
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -52,7 +52,7 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
         (["solve", "ct-parallel", "--set", "view=60", "--out", "x"], "problem 'ct-parallel' has no parameter 'view'"),
         (["solve", "ct-parallel", "--set", "views", "--out", "x"], "--set expects key=value"),
         (["solve", "ct-parallel", "--method", "magic", "--out", "x"], "unknown method 'magic'"),
-        (["solve", "ct-parallel", "--set", "noise=-1", "--out", "x"], "noise must be a finite number >= 0"),
+        (["solve", "ct-parallel", "--set", "noise=-1", "--out", "x"], "noise=-1.0 is out of range"),
         (["solve", "deblur", "--param", "lambda=1", "--out", "x"], "has no parameter 'lambda'"),
         (["solve", "ct-parallel", "--n", "1", "--param", "bounds=0", "--out", "x"], "bounds must be a pair"),
         (["solve", "deblur", "--method", "fbp", "--out", "x"], "method 'fbp' does not apply to deblur"),
@@ -64,7 +64,7 @@ def test_solve_writes_metrics_config_and_figures(tmp_path, capsys):
         (["train", "ct-parallel", "--model", "unet", "--epochs", "1", "--loss-option", "l3=1", "--out", "x"],
          "loss 'supervised' has no option 'l3'"),
         (["train", "ct-parallel", "--model", "unet-xl", "--epochs", "1", "--out", "x"], "invalid choice: 'unet-xl'"),
-        (["ct-file", "scan.mat", "--size", "0", "--out", "x"], "image size must be an integer of at least 2"),
+        (["ct-file", "scan.mat", "--size", "0", "--out", "x"], "--size: must be >= 8"),
         (["solve", "ct-parallel"], "required: --out"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -155,7 +155,7 @@ def test_report_shows_runs_whose_images_have_no_channel_axis(tmp_path):
         (["train", "ct-parallel", "--model", "", "--epochs", "1", "--out", "OUT"], "invalid choice: ''"),
         (["solve", "ct-parallel", "--out", "FILE"], "is a file, not a run folder"),
         (["solve", "ct-parallel", "--out", "FILE/run"], "lies below the file"),
-        (["solve", "ct-parallel", "--out", "/dev/null"], "is a file, not a run folder"),
+        (["solve", "ct-parallel", "--out", "/dev/null"], "is a device or pipe, not a run folder"),
         (["solve", "ct-parallel", "--out", "OUT/" + "n" * 300], "(use a shorter name)"),
         (["solve", "", "--out", "OUT"], "problem is empty"),
         (["evaluate", "", "--out", "OUT"], "run is empty"),
@@ -208,7 +208,7 @@ def test_a_damaged_metrics_file_is_named_by_report(damage, message, tmp_path, ca
 
 
 def test_an_unforeseen_fault_is_one_line_and_the_traceback_is_on_request(monkeypatch, capsys):
-    import inverselab.cli as cli
+    import inverselab.cli.commands as cli
 
     def boom(args):
         raise ZeroDivisionError("division by zero")

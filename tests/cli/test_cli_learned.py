@@ -9,7 +9,7 @@ import torch
 
 from inverselab import demo
 from inverselab.cli import main
-from inverselab.runs import read_toml
+from inverselab.records import read_toml
 
 PROBLEM = ["--set", "size=32", "views=12"]
 TINY = ["--option", "width=8", "iterations=2", "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "2", "--n", "4"]
@@ -45,7 +45,7 @@ def test_evaluate_uses_the_solve_schema(lpd_run, tmp_path, capsys):
     assert len(ours["per_sample"]["psnr"]) == 4
     assert ours["images_per_second"] == pytest.approx(1 / ours["seconds_per_sample"], rel=1e-6)
     assert main(["evaluate", str(lpd_run), "--n", "2", "--batch-size", "0", "--out", str(out)]) == 2
-    assert "batch size must be >= 1" in capsys.readouterr().err
+    assert "--batch-size: must be >= 1" in capsys.readouterr().err
 
 
 def test_report_is_one_self_contained_html_file(lpd_run, tmp_path):
@@ -81,7 +81,7 @@ def test_data_generate_then_train_from_the_cache(tmp_path):
         (["train", "ct-parallel", "--model", "lpd", "--epochs", "1", "--option", "depth=2", "--out", "x"], "no option 'depth'"),
         (["train", "ct-parallel", "--model", "lpd", "--epochs", "1", "--multitask", "views", "--out", "x"], "KEY=V1,V2"),
         (["evaluate", "nowhere"], "not a training run"),
-        (["report", "nowhere", "--out", "r.html"], "no metrics.json"),
+        (["report", "nowhere", "--out", "r.html"], "does not exist"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path, monkeypatch):

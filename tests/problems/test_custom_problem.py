@@ -197,7 +197,7 @@ def test_bad_own_problems_get_one_clear_error(workspace, tmp_path):
                           ('[operator]\nfactory = "usermod:nothing"\n', "usermod has no 'nothing'"),
                           ('[preset]\nname = "ct-parallel"\nview = 3\n', "has no parameter 'view'"),
                           ('frobnicate = 1\n', "unknown key 'frobnicate'"),
-                          ('[operator\n', "cannot read problem file")):
+                          ('[operator\n', "is not valid TOML")):
         bad.write_text(text)
         with pytest.raises(InputError, match=message):
             il.problems.load_problem(bad)

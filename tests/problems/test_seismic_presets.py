@@ -65,7 +65,7 @@ def test_fwi_and_inversionnet_are_offered_only_for_wave_problems():
     ({"frequencies": "x"}, "band frequency"),
     ({"bounds": (1500, "fast")}, "bounds must be two numbers"),
     ({"iters_per_band": [2, 2]}, "one per band"),
-    ({"seed": -1}, "seed must be an integer"),
+    ({"seed": -1}, "seed=-1 is out of range"),
     ({"bounds": (1000, 9000)}, "exceeds the operator's max_velocity"),
 ])
 def test_fwi_settings_from_the_command_line_fail_clearly(params, match):

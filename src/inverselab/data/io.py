@@ -73,11 +73,11 @@ class CTScan:
 
 
 def check_file(path: str | Path) -> Path:
-    """``path`` as a Path; :class:`~inverselab.errors.InputError` naming it when it is not a file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file not found: {path} (check the path; real data live in shared/data)")
-    return path
+    """``path`` as a Path; :class:`~inverselab.errors.InputError` naming it when it is not a
+    regular file (missing, a folder, a pipe or a device; checked without opening it)."""
+    from ..records import regular_file
+
+    return regular_file(path, "data file", "check the path; real data live in shared/data")
 
 
 def _mat_v5(path: Path) -> tuple[np.ndarray, dict]:

@@ -37,6 +37,8 @@ def as_tensor_batch(data: Any, what: str) -> Tensor:
     if isinstance(data, Tensor):
         t = data.detach().cpu()
     elif isinstance(data, np.ndarray):
+        if data.dtype.kind not in "biufc":
+            raise InputError(f"{what} hold {data.dtype} values, not numbers: give a numeric array")
         t = torch.from_numpy(np.ascontiguousarray(data))
     elif isinstance(data, Sequence) and data and all(isinstance(d, (Tensor, np.ndarray)) for d in data):
         shapes = {tuple(d.shape) for d in data}
@@ -140,7 +142,7 @@ class TruthPool:
         self.data = as_tensor_batch(data, "truths")
         n = self.data.shape[0]
         if len(fractions) != 3 or any(not f > 0 for f in fractions):
-            raise InputError(f"split fractions must be three positive numbers (train, validation, test), got {fractions}")
+            raise InputError(f"splits must be three positive fractions (train, validation, test), got {fractions}")
         if n < 3:
             raise InputError(f"{n} truths cannot be split into training, validation and test sets: give at least 3")
         total = sum(fractions)

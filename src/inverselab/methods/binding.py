@@ -76,6 +76,9 @@ def estimate(problem: Any, method: str | None = None, data: Any = None, seed: in
     """Estimate the unknowns of an estimation problem with ``method`` from ``data`` (default:
     the observations drawn with ``seed``); returns the :class:`~inverselab.problems.Estimate`.
     ``seed`` also seeds the method (a PINN's initialisation) unless ``params`` names one."""
+    if not hasattr(problem, "observe"):
+        raise InputError(f"estimate works on estimation problems (unknown parameters and fields); "
+                         f"{getattr(problem, 'name', problem)!r} reconstructs images: use reconstruct")
     bound = make_method(method or problem.default_method, problem, **params)
     if any(p.name == "seed" for p in parameters(METHODS.get(bound.name), problem)):
         bound.params.setdefault("seed", seed)

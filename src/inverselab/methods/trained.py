@@ -55,13 +55,14 @@ class TrainedMethod(Method):
         values = check_values(RUN_PARAMETERS, params, owner)
         given = None
         if problem is not None:
-            from ..runs import read_toml, toml_view
+            from ..records import TRAINED_CONFIG, read_toml
+            from ..runs import toml_view
 
             config_path = run / "config.toml"
-            if not config_path.is_file():
+            if not run.is_dir() or not config_path.exists():
                 raise InputError(f"method {str(run)!r} is neither a registered method nor a training run (no config.toml); "
                                  "see 'inverselab list'")
-            stored = dict(read_toml(config_path).get("problem", {}))
+            stored = dict(read_toml(config_path, TRAINED_CONFIG, "train the run again, or restore the file it wrote")["problem"])
             trained_on = stored.pop("problem", None)
             presets = _presets()
             if trained_on not in presets or problem.name not in presets:

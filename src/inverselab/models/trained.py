@@ -103,20 +103,19 @@ def load_run(run: str | Path, overrides: dict | None = None, device: str | torch
         problem built in Python, or the same forward model with other data); it must have the
         shapes the network was trained with.
     """
-    from ..runs import read_toml
+    from ..records import TRAINED_CONFIG, read_toml
 
     run = Path(run)
     config_path, weights = run / "config.toml", run / "model.safetensors"
-    if not config_path.is_file():
+    if not run.is_dir():
+        raise InputError(f"{run} is not a training run (no such folder): give the folder 'inverselab train' wrote")
+    if not config_path.exists():
         raise InputError(f"{run} is not a training run (no config.toml); train one with 'inverselab train'")
-    if not weights.is_file():
+    config = read_toml(config_path, TRAINED_CONFIG, "train the run again, or restore the file it wrote")
+    if not weights.exists():
         raise InputError(f"{run} has no model.safetensors yet; finish training with 'inverselab train ... --resume'")
-    try:
-        config = read_toml(config_path)
-        problem_cfg = dict(config["problem"])
-        model_cfg = dict(config["model"])
-    except (KeyError, ValueError) as exc:
-        raise InputError(f"{config_path} is not a training-run config ({exc})") from None
+    problem_cfg = dict(config["problem"])
+    model_cfg = dict(config["model"])
     given = problem is not None
     trained_on = problem if given else problem_from_config(problem_cfg)
     options = dict(model_cfg.get("options", {}))

@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..records import read_bytes
 from ..runs import write_atomic
 
 Tensor = torch.Tensor
 
-__all__ = ["load_weights", "save_weights", "safetensors_bytes"]
+__all__ = ["load_weights", "save_weights", "safetensors_bytes", "check_finite_weights"]
 
 
 def safetensors_bytes(tensors: dict[str, Tensor], metadata: dict[str, str]) -> bytes:
@@ -48,7 +49,7 @@ def load_weights(path: str | Path, model: nn.Module | None = None) -> dict[str, 
     With ``model`` given the weights are loaded into it (names and shapes must match).
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = read_bytes(path, "weights file", "give a finished training run")
     if path.suffix in (".pt", ".pth"):
         import io
 
@@ -61,9 +62,18 @@ def load_weights(path: str | Path, model: nn.Module | None = None) -> dict[str, 
             raise InputError(f"{path} does not hold a flat dict of tensors")
     else:
         state = _parse_tensors(data, path)
+    check_finite_weights(state, path)
     if model is not None:
         _load_state(model, state, path)
     return state
+
+
+def check_finite_weights(state: dict[str, Tensor], path: Path) -> None:
+    """Refuse weights holding NaN or infinite values (a diverged training), naming the tensor."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise InputError(f"weights in {path} hold NaN or infinite values ({name}): the training diverged; "
+                             "retrain with a smaller --lr or average earlier checkpoints")
 
 
 def _load_state(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .._tensor import batch_dot, batch_norm, complex_dtype, generator, numpy_boundary, real_dtype
-from ..errors import InputError, format_shape
+from ..errors import InputError, check_count, format_shape
 
 Tensor = torch.Tensor
 Shape = tuple[int, ...]
@@ -39,9 +39,28 @@ __all__ = [
 
 
 def _as_shape(shape: int | Sequence[int]) -> Shape:
-    if isinstance(shape, int):
-        return (shape,)
-    return tuple(int(s) for s in shape)
+    """A shape of positive whole numbers, or InputError naming the bad entry."""
+    import operator
+
+    items = (shape,) if isinstance(shape, int) or not hasattr(shape, "__iter__") else tuple(shape)
+    out = []
+    for s in items:
+        try:
+            n = operator.index(s) if not isinstance(s, bool) else None
+        except TypeError:
+            n = None
+        if n is None or n < 1:
+            raise InputError(f"shape {items!r} must hold whole numbers >= 1, got {s!r}")
+        out.append(n)
+    return tuple(out)
+
+
+def _autocasting(x: Tensor) -> bool:
+    """Whether an autocast (mixed-precision) region is active for ``x``'s device."""
+    try:
+        return torch.is_autocast_enabled(x.device.type)
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_enabled()
 
 
 class Operator(nn.Module):
@@ -90,12 +109,20 @@ class Operator(nn.Module):
     def _check(self, x: Tensor, shape: Shape, is_complex: bool, what: str) -> Tensor:
         if not isinstance(x, Tensor):
             raise InputError(f"{self.name} expects a torch.Tensor as {what}, got {type(x).__name__}")
+        if x.ndim == len(shape) + 1 and x.shape[0] == 0:
+            raise InputError(f"{self.name} got an empty batch as {what} (shape {format_shape(x.shape)}): give at "
+                             "least one sample")
         if tuple(x.shape[1:]) != shape or x.ndim != len(shape) + 1:
             expected = "(B, " + ", ".join(map(str, shape)) + ")"
             hint = " (add a batch dimension, e.g. x[None])" if tuple(x.shape) == shape else ""
             raise InputError(
                 f"{self.name} expects {what} of shape {expected}, got {format_shape(x.shape)}{hint}"
             )
+        if x.dtype in (torch.float16, torch.bfloat16):
+            if not _autocasting(x):  # half precision outside mixed-precision training cannot be trusted here
+                raise InputError(f"{self.name} computes in float32/float64, got {x.dtype} {what} (convert with "
+                                 "x.float(), or run the network under torch.autocast)")
+            x = x.float()
         if not (x.is_floating_point() or x.is_complex()):
             raise InputError(
                 f"{self.name} expects a float32/float64{' or complex' if is_complex else ''} {what}, "
@@ -447,6 +474,8 @@ class Diagonal(LinearOperator):
 
     def __init__(self, weights: Tensor, shape: Sequence[int] | None = None) -> None:
         weights = torch.as_tensor(weights)
+        if not bool(torch.isfinite(weights).all()):
+            raise InputError("Diagonal weights hold NaN or infinite values: give finite weights")
         shape = tuple(weights.shape) if shape is None else tuple(shape)
         try:
             torch.broadcast_shapes(weights.shape, shape)
@@ -579,6 +608,7 @@ def dottest(
     """
     if not isinstance(op, LinearOperator):
         raise InputError(f"dottest needs a LinearOperator, got {type(op).__name__}")
+    check_count("batch", batch)
     device = torch.device(device) if device is not None else op._device()
     g = generator(seed)
     x = _random((batch, *op.domain_shape), op.domain_complex, dtype, g).to(device)

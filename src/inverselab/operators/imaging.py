@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from .._tensor import complex_dtype, generator, real_dtype
-from ..errors import InputError, check_choice, check_positive, format_shape
+from ..errors import InputError, check_choice, check_count, check_positive, format_shape
 from .base import LinearOperator
 
 Tensor = torch.Tensor
@@ -162,6 +162,11 @@ class Inpainting(LinearOperator):
 
     def __init__(self, mask: Tensor, channels: int = 1) -> None:
         mask = torch.as_tensor(mask)
+        check_count("channels", channels)
+        if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+            raise InputError("Inpainting mask must hold only 0 and 1 (or booleans): threshold it, e.g. mask > 0.5")
+        if not bool(mask.any()):
+            raise InputError("Inpainting mask keeps no pixel: give 1 where pixels are measured")
         if mask.ndim == 2:
             mask = mask.expand(channels, *mask.shape)
         if mask.ndim != 3:

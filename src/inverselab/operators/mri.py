@@ -66,6 +66,8 @@ class CartesianMRI(LinearOperator):
         shape: Sequence[int] | None = None,
     ) -> None:
         mask = torch.as_tensor(mask)
+        if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+            raise InputError("MRI sampling mask must hold only 0 and 1 (or booleans): threshold it, e.g. mask > 0.5")
         if sensitivities is not None:
             sensitivities = torch.as_tensor(sensitivities)
             if sensitivities.ndim != 3:

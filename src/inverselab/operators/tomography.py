@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..errors import InputError, check_choice, check_positive
+from ..errors import InputError, check_choice, check_positive, format_shape
 from .base import LinearOperator
 
 Tensor = torch.Tensor
@@ -83,10 +83,21 @@ def _angles(angles: int | Sequence[float] | Tensor | np.ndarray, period: float) 
         if angles < 1:
             raise InputError(f"number of angles must be >= 1, got {angles}")
         return np.arange(int(angles), dtype=np.float64) * (period / int(angles))
-    a = np.asarray(torch.as_tensor(angles).detach().cpu(), dtype=np.float64).reshape(-1)
+    a = np.asarray(torch.as_tensor(angles).detach().cpu(), dtype=np.float64)
+    if a.ndim != 1:
+        raise InputError(f"angles must be a 1-D list of values in radians, got shape {format_shape(a.shape)}")
     if a.size == 0 or not np.isfinite(a).all():
         raise InputError("angles must be a non-empty list of finite values in radians")
     return a
+
+
+def _check_geometry(pixel_size: float, detector_spacing: float | None, detector_offset: float) -> None:
+    """Pixel and detector sizes > 0 and a finite offset, before any size is derived from them."""
+    check_positive("pixel_size", pixel_size)
+    if detector_spacing is not None:
+        check_positive("detector_spacing", detector_spacing)
+    if not isinstance(detector_offset, (int, float)) or not math.isfinite(detector_offset):
+        raise InputError(f"detector_offset must be a finite number, got {detector_offset!r}")
 
 
 class _RayApply(torch.autograd.Function):
@@ -559,6 +570,7 @@ class ParallelBeam2D(_RayTransform):
         storage: str = "auto",
     ) -> None:
         ny, nx = _image_shape(image_size)
+        _check_geometry(pixel_size, detector_spacing, detector_offset)
         spacing = float(pixel_size if detector_spacing is None else detector_spacing)
         if n_detectors is None:
             n_detectors = math.ceil(math.hypot(ny, nx) * pixel_size / spacing)
@@ -620,6 +632,7 @@ class FanBeam2D(_RayTransform):
         storage: str = "auto",
     ) -> None:
         ny, nx = _image_shape(image_size)
+        _check_geometry(pixel_size, detector_spacing, detector_offset)
         dso = float(3 * max(ny, nx) * pixel_size if source_origin is None else source_origin)
         dsd = float(1.5 * dso if source_detector is None else source_detector)
         check_positive("source_origin", dso)

@@ -121,6 +121,8 @@ class Problem:
     @numpy_boundary
     def simulate(self, x: Tensor, seed: int = 0) -> Tensor:
         """Noisy measurements ``noise(F(x))`` with noise drawn from ``seed`` (numpy in, numpy out)."""
+        if not isinstance(x, Tensor):
+            raise InputError(f"simulate needs the truths as a tensor or numpy array, got {type(x).__name__}")
         check_finite("ground truth x", x)
         with torch.no_grad():
             return self.noise(self.operator(x), seed=seed)

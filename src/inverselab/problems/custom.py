@@ -174,6 +174,9 @@ def custom_problem(operator: Any, truths: Any = None, measurements: Any = None, 
     if pool is not None and pool.shape != tuple(op.domain_shape):
         raise InputError(f"truths of shape {format_shape(pool.shape)} do not fit the operator's domain "
                          f"{format_shape(op.domain_shape)}: resize them (size=...) or fix domain_shape")
+    if pool is not None and pool.data.is_complex() and not op.domain_complex:
+        raise InputError("the truths are complex but the operator takes real images: pass their magnitude or real "
+                         "part, or use an operator with a complex domain")
     measured = None
     if measurements is not None:
         measured = read_array(measurements) if isinstance(measurements, (str, Path)) else as_tensor_batch(
@@ -181,6 +184,9 @@ def custom_problem(operator: Any, truths: Any = None, measurements: Any = None, 
         if tuple(measured.shape[1:]) != tuple(op.range_shape):
             raise InputError(f"measurements of shape {format_shape(measured.shape[1:])} do not fit the operator's range "
                              f"{format_shape(op.range_shape)}")
+        if measured.is_complex() and not op.range_complex:
+            raise InputError("the measurements are complex but the operator's data are real: pass their real part "
+                             "only if the imaginary part is noise, or use an operator with complex data")
     if data_range is None:
         data_range = float(pool.data.abs().max() - (0 if pool.data.is_complex() else pool.data.min())) if pool else 1.0
         data_range = data_range or 1.0

@@ -37,10 +37,12 @@ paths, so a run made from it can be made again from its ``config.toml``.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..records import Spec, boolean, integer, list_of, number, optional, table, text, validate
 from .base import Problem
 from .custom import custom_problem
 from .registry import make_problem
@@ -49,11 +51,16 @@ __all__ = ["load_problem", "problem_from_config", "is_problem_file"]
 
 _TOP = {"name", "plugins", "preset", "operator", "data", "noise", "methods", "data_range", "check_adjoint"}
 _DATA = {"truths", "measurements", "size", "splits"}
+_SCHEMA = table(name=optional(text()), plugins=optional(list_of(text())), preset=optional(table()),
+                operator=optional(table()), noise=optional(Spec("any")), methods=optional(table()),
+                data_range=optional(number(0)), check_adjoint=optional(boolean()),
+                data=optional(table(truths=optional(text()), measurements=optional(text()), size=optional(integer(1)),
+                                    splits=optional(list_of(number(0))))))
 
 
 def is_problem_file(name: str) -> bool:
     """Whether a command-line problem argument names a file rather than a preset."""
-    return name.endswith(".toml") or Path(name).is_file()
+    return name.endswith(".toml") or os.path.lexists(name)
 
 
 def load_problem(path: str | Path, **overrides: Any) -> Problem:
@@ -66,18 +73,15 @@ def load_problem(path: str | Path, **overrides: Any) -> Problem:
         Unreadable file, unknown keys, an operator factory that cannot be imported, or data
         that do not fit the operator.
     """
-    from ..runs import read_toml
+    from ..records import read_toml
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"problem file {path} does not exist")
-    try:
-        spec = read_toml(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read problem file {path}: {str(exc).splitlines()[0]}") from None
-    if isinstance(spec.get("problem"), dict):  # a run's config.toml
+    spec = read_toml(path, fix="correct the problem file", what="problem file")
+    if "problem" in spec:  # a run's config.toml
+        if not isinstance(spec["problem"], dict):
+            raise InputError(f"{path}: field 'problem' is not a table: give [problem] with problem = NAME")
         return problem_from_config(spec["problem"], **overrides)
-    return _from_spec(spec, path.resolve().parent, **overrides)
+    return _from_spec(spec, path.resolve().parent, label=str(path), **overrides)
 
 
 def problem_from_config(config: dict, **overrides: Any) -> Problem:
@@ -92,27 +96,31 @@ def problem_from_config(config: dict, **overrides: Any) -> Problem:
     return make_problem(name, **{**config, **overrides})
 
 
-def _from_spec(spec: dict, base: Path, **overrides: Any) -> Problem:
+def _from_spec(spec: dict, base: Path, label: str = "problem file", **overrides: Any) -> Problem:
     unknown = sorted(set(spec) - _TOP)
     if unknown:
-        raise InputError(f"problem file: unknown key {unknown[0]!r}: valid are {', '.join(sorted(_TOP))}")
+        raise InputError(f"{label}: unknown key {unknown[0]!r}: valid are {', '.join(sorted(_TOP))}")
+    validate(spec, _SCHEMA, label, "correct the problem file")
+    if isinstance(spec.get("methods"), dict):
+        for name, params in spec["methods"].items():
+            validate(params, table(), label, "give [methods.NAME] tables of parameters", f"methods.{name}")
     for module in spec.get("plugins", []):
         _import(module, "plugin")
     if "preset" in spec:
         preset = dict(spec["preset"])
         name = preset.pop("name", None)
         if not isinstance(name, str):
-            raise InputError("problem file: [preset] needs name = PRESET (see 'inverselab list')")
+            raise InputError(f"{label}: [preset] needs name = PRESET (see 'inverselab list')")
         return make_problem(name, **{**preset, **overrides})
     if overrides:
         raise InputError(f"--set applies to presets; change {', '.join(overrides)} in the problem file instead")
     if "operator" not in spec:
-        raise InputError("problem file: give [preset] (a built-in problem) or [operator] and [data] (your own)")
+        raise InputError(f"{label}: give [preset] (a built-in problem) or [operator] and [data] (your own)")
     resolved = _resolve_paths(spec, base)
     operator_spec = dict(resolved["operator"])
     factory = operator_spec.pop("factory", None)
     if not isinstance(factory, str):
-        raise InputError("problem file: [operator] needs factory = 'module:function' (or an inverselab.operators class)")
+        raise InputError(f"{label}: [operator] needs factory = 'module:function' (or an inverselab.operators class)")
     domain_shape = operator_spec.pop("domain_shape", None)
     range_shape = operator_spec.pop("range_shape", None)
     make = _import(factory, "operator factory")
@@ -123,7 +131,7 @@ def _from_spec(spec: dict, base: Path, **overrides: Any) -> Problem:
     data = dict(resolved.get("data", {}))
     unknown = sorted(set(data) - _DATA)
     if unknown:
-        raise InputError(f"problem file: unknown key {unknown[0]!r} in [data]: valid are {', '.join(sorted(_DATA))}")
+        raise InputError(f"{label}: unknown key {unknown[0]!r} in [data]: valid are {', '.join(sorted(_DATA))}")
     noise = resolved.get("noise", 0.0)
     return custom_problem(operator, truths=data.get("truths"), measurements=data.get("measurements"), noise=noise,
                           name=str(resolved.get("name", "custom")),

@@ -55,6 +55,26 @@ def problem_info(name: str) -> Entry:
     return PROBLEMS.get(name)
 
 
+def footprint(params: dict) -> int:
+    """Bytes a preset needs at least, from its size parameters: a truth and a measurement on
+    the image grid (``size`` or ``grid``, times ``coils``; ``views`` x ``detectors`` for
+    tomography) with the few work copies every solver keeps, and the dense matrix of a
+    Gaussian sensing operator. A lower bound: 0 where the preset has no such parameters."""
+    side = next((params[k] for k in ("size", "grid") if isinstance(params.get(k), int)), None)
+    if side is None or side < 1:
+        return 0
+    coils = params.get("coils") if isinstance(params.get("coils"), int) and params["coils"] > 0 else 1
+    pixels = side * side
+    data = pixels * coils
+    if isinstance(params.get("views"), int):
+        detectors = params.get("detectors") if isinstance(params.get("detectors"), int) else side
+        data = params["views"] * max(detectors, 1)
+    matrix = 0
+    if params.get("kind") == "gaussian" and isinstance(params.get("ratio"), (int, float)):
+        matrix = int(params["ratio"] * pixels) * pixels
+    return 4 * (8 * pixels + 4 * data + matrix)
+
+
 def make_problem(name: str, **overrides) -> Problem:
     """Create a registered problem, e.g. ``make_problem("ct-parallel", size=64, views=60)``.
 
@@ -71,8 +91,12 @@ def make_problem(name: str, **overrides) -> Problem:
     InputError
         Unknown problem or parameter, or a value of the wrong type.
     """
+    from ..preflight import check_memory
+
     entry = PROBLEMS.get(name)
     params = {**entry.defaults, **PROBLEMS.options(name, overrides, owner=f"problem {name!r}")}
+    check_memory(footprint(params), f"problem {name!r} with {', '.join(f'{k}={overrides[k]}' for k in overrides)}"
+                 if overrides else f"problem {name!r}", "choose a smaller size")
     problem = entry.obj(**params)
     problem.config = {"problem": name, **params}
     return problem

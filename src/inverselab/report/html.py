@@ -12,11 +12,11 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..records import METRICS, RERUN, STABILITY, TRAINING_HISTORY, UQ, read_bytes, read_json
 from ..runs import write_atomic
 
 __all__ = ["RunSummary", "read_run", "build_report"]
@@ -36,39 +36,28 @@ class RunSummary:
 def read_run(path: str | Path) -> RunSummary:
     """Read ``metrics.json`` (required), ``training.json`` and ``samples.safetensors`` of a run."""
     path = Path(path)
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is not a run folder"
+        raise InputError(f"run {path} {what}: give folders written by 'inverselab solve', 'train' or 'evaluate'")
     metrics_path = path / "metrics.json"
-    if not metrics_path.is_file():
-        raise InputError(f"{path} has no metrics.json; run 'inverselab solve' or 'inverselab evaluate' on it first")
-    try:
-        metrics = json.loads(metrics_path.read_text())
-        training = json.loads((path / "training.json").read_text()) if (path / "training.json").is_file() else None
-    except ValueError as exc:
-        raise InputError(f"{path}: unreadable JSON ({exc})") from None
-    _check_metrics(metrics, metrics_path)
+    if not metrics_path.exists():
+        raise InputError(f"{path} has no metrics.json (not complete: stopped before the end, or never scored); run "
+                         "'inverselab solve' or 'inverselab evaluate' on it first")
+    metrics = read_json(metrics_path, METRICS)
+    if "scores" in metrics and not all(k in metrics for k in metrics["scores"]):
+        raise InputError(f"{metrics_path}: field 'scores' names scores the file lacks: {RERUN}")
+    training = read_json(path / "training.json", TRAINING_HISTORY) if (path / "training.json").exists() else None
     samples = {}
-    if (path / "samples.safetensors").is_file():
-        from safetensors.numpy import load_file
+    if (path / "samples.safetensors").exists():
+        from safetensors import SafetensorError
+        from safetensors.numpy import load
 
-        samples = load_file(str(path / "samples.safetensors"))
+        data = read_bytes(path / "samples.safetensors", fix=RERUN)
+        try:
+            samples = load(data)
+        except (SafetensorError, ValueError) as exc:
+            raise InputError(f"{path / 'samples.safetensors'} is not a valid safetensors file ({exc}): {RERUN}") from None
     return RunSummary(path, str(metrics.get("method", path.name)), metrics, training, samples)
-
-
-_REQUIRED = {"problem": str, "method": str}
-_NUMBERS = ("n", "psnr", "ssim", "rel_error", "seconds_per_sample", "seconds")
-
-
-def _check_metrics(metrics: Any, path: Path) -> None:
-    """The fields a report reads, with their types; InputError naming the file and the field."""
-    if not isinstance(metrics, dict):
-        raise InputError(f"{path} is not a metrics record (a JSON object): rerun the job that wrote it")
-    for key, kind in _REQUIRED.items():
-        if not isinstance(metrics.get(key), kind):
-            raise InputError(f"{path}: field {key!r} is missing or not a {kind.__name__}: rerun the job that wrote it")
-    for key in _NUMBERS:
-        if key in metrics and metrics[key] is not None and not isinstance(metrics[key], (int, float)):
-            raise InputError(f"{path}: field {key!r} is not a number ({metrics[key]!r}): rerun the job that wrote it")
-    if "scores" in metrics and not (isinstance(metrics["scores"], list) and all(k in metrics for k in metrics["scores"])):
-        raise InputError(f"{path}: field 'scores' names scores the file lacks: rerun the job that wrote it")
 
 
 def _png(fig) -> str:
@@ -205,10 +194,7 @@ def _uq_section(runs: list[RunSummary]) -> list[str]:
     rows, images = [], []
     for r in runs:
         for path in sorted(r.path.glob("uq-*.json")):
-            try:
-                m = json.loads(path.read_text())
-            except ValueError as exc:
-                raise InputError(f"{path}: unreadable JSON ({exc})") from None
+            m = read_json(path, UQ)
             raw, cal = m["raw"], m["calibrated"]
             cells = [r.path.name, m["model"], m["n"], f"{raw['coverage_90']:.1%}", f"{raw['width_90']:.4g}",
                      f"{m['scale']:.3g}", f"{cal['coverage_90']:.1%}", f"{cal['width_90']:.4g}", f"{m['psnr_of_mean']:.2f}"]
@@ -218,8 +204,8 @@ def _uq_section(runs: list[RunSummary]) -> list[str]:
                 images.append(f"<img alt='{html.escape(png.stem)}' src='data:image/png;base64,{data}'>")
     for r in runs:  # 'inverselab stability RUN'
         path = r.path / "stability.json"
-        if path.is_file():
-            table = json.loads(path.read_text()).get("table", "")
+        if path.exists():
+            table = read_json(path, STABILITY)["table"]
             images.append(f"<h3>Stability: {html.escape(r.label)}</h3><pre>{html.escape(table)}</pre>")
             png = r.path / "figures" / "stability.png"
             if png.is_file():

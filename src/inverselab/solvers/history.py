@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 
 from .._tensor import batch_norm
-from ..errors import InputError, check_finite
+from ..errors import InputError, check_finite, check_count
 from ..operators.base import Operator
 
 Tensor = torch.Tensor
@@ -125,9 +125,8 @@ class Monitor:
         data_range: float | None = None,
         objective_every: int = 10,
     ) -> None:
-        if int(iters) < 1:
-            raise InputError(f"iters must be >= 1, got {iters}")
-        if not tol >= 0:
+        check_count("iters", iters)
+        if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not tol >= 0 or tol != tol:
             raise InputError(f"tol must be >= 0, got {tol}")
         self.iters, self.tol = int(iters), float(tol)
         self.objective, self.truth, self.data_range = objective, truth, data_range

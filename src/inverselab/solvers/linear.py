@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from .._tensor import batch_dot, batch_norm, per_sample
-from ..errors import InputError, check_choice, check_nonnegative
+from ..errors import InputError, check_choice, check_finite, check_nonnegative
 from ..operators.base import LinearOperator, vstack
 from ..operators.gradient import Gradient
 from .history import History, Monitor, prepare
@@ -59,6 +59,7 @@ def cg(
         Here ``criterion`` holds the relative residual.
     """
     monitor = Monitor(iters, tol, truth=truth, data_range=data_range)
+    check_finite("right-hand side b", b)
     x = torch.zeros_like(b) if x0 is None else x0.clone()
     r = b - apply(x) if x0 is not None else b.clone()
     p = r.clone()

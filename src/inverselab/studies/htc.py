@@ -11,7 +11,7 @@ from ..data import read_htc2022, read_segmentation
 from ..methods import make_method
 from ..problems.real import scan_problem, score_segmentation, segment
 from ..report import save_image
-from ..runs import write_json_atomic, write_toml_atomic
+from ..runs import run_lock, write_json_atomic, write_toml_atomic
 from ..solvers import progress
 
 __all__ = ["scan_job"]
@@ -23,6 +23,10 @@ def scan_job(file: str | Path, method: str, out: str | Path, size: int = 512, tr
     into run directory ``out`` (``config.toml``, ``metrics.json``, the estimate and its
     segmentation as figures); ``truth``, a segmentation ``.npy``, adds the MCC. Returns the
     metrics."""
+    from ..errors import check_choice
+    from ..methods import METHODS
+
+    check_choice("method", method, METHODS.names())
     reference = read_segmentation(truth) if truth else None  # checked before the long solve
     scan = read_htc2022(file, image_size=size)
     problem = scan_problem(scan, support=support)
@@ -46,8 +50,10 @@ def scan_job(file: str | Path, method: str, out: str | Path, size: int = 512, tr
     }
     if reference is not None:
         metrics["mcc"] = score_segmentation(estimate, reference)
-    write_toml_atomic(out / "config.toml", metrics["config"])
-    write_json_atomic(out / "metrics.json", metrics)
-    save_image(out / "figures" / "estimate.png", estimate, f"{scan.name} {bound.name}")
-    save_image(out / "figures" / "segmentation.png", segment(estimate), "Otsu segmentation")
+    with run_lock(out):
+        (out / "metrics.json").unlink(missing_ok=True)
+        write_toml_atomic(out / "config.toml", metrics["config"])
+        save_image(out / "figures" / "estimate.png", estimate, f"{scan.name} {bound.name}")
+        save_image(out / "figures" / "segmentation.png", segment(estimate), "Otsu segmentation")
+        write_json_atomic(out / "metrics.json", metrics)  # last: the completion record
     return metrics

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..models.weights import _load_state, _parse_tensors, load_weights, safetensors_bytes, save_weights
+from ..models.weights import _load_state, _parse_tensors, check_finite_weights, load_weights, safetensors_bytes, save_weights
+from ..records import CHECKPOINT, list_of, read_bytes, read_json, table, text, validate
 from ..runs import write_atomic, write_json_atomic
 
 Tensor = torch.Tensor
@@ -32,6 +33,8 @@ __all__ = ["safetensors_bytes", "save_checkpoint", "load_checkpoint", "read_chec
            "latest_checkpoint", "save_weights", "load_weights", "FORMAT"]
 
 FORMAT = "inverselab-checkpoint/1"
+_RECORD = table(**CHECKPOINT.fields, format=text(), tensors=text(), sha256=text(),
+                optimizer=table(scalars=table(), param_groups=list_of(table())))
 
 
 def _sha256(data: bytes) -> str:
@@ -88,10 +91,10 @@ def checkpoint_records(directory: str | Path) -> list[tuple[int, Path]]:
     records = []
     for path in Path(directory).glob("*.json"):
         try:
-            records.append((int(json.loads(path.read_text()).get("step", -1)), path))
-        except (ValueError, OSError, AttributeError, TypeError):
+            records.append((validate(json.loads(read_bytes(path)), CHECKPOINT, path)["step"], path))
+        except (ValueError, OSError):  # InputError included: a damaged record is no checkpoint
             continue
-    return sorted(r for r in records if r[0] >= 0)
+    return sorted(records)
 
 
 def latest_checkpoint(directory: str | Path) -> Path | None:
@@ -115,19 +118,17 @@ def read_checkpoint(record: str | Path) -> tuple[dict[str, Any], dict[str, Tenso
         Unreadable record, missing or truncated tensor file, or hash mismatch.
     """
     record = Path(record)
-    try:
-        meta = json.loads(record.read_text())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"checkpoint record {record} is not valid JSON ({exc}); delete it to resume from an earlier one") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise InputError(f"{record} is not an inverselab checkpoint record (format {FORMAT})")
-    tensor_path = record.parent / meta["tensors"]
-    if not tensor_path.is_file():
-        raise InputError(f"checkpoint {record} has no tensor file {tensor_path.name}; delete the record to resume from an earlier one")
-    data = tensor_path.read_bytes()
+    fix = "delete it to resume from an earlier checkpoint"
+    meta = read_json(record, _RECORD, fix, what="checkpoint record")
+    if meta["format"] != FORMAT:
+        raise InputError(f"{record} is not an inverselab checkpoint record (format {FORMAT}): {fix}")
+    tensor_path = record.parent / Path(meta["tensors"]).name
+    data = read_bytes(tensor_path, "checkpoint tensor file", "delete its record to resume from an earlier checkpoint")
     if _sha256(data) != meta["sha256"]:
         raise InputError(f"checkpoint {tensor_path} does not match its record (truncated or altered); delete both files to resume from an earlier one")
-    return meta, _parse_tensors(data, tensor_path)
+    tensors = _parse_tensors(data, tensor_path)
+    check_finite_weights(_model_weights(tensors), tensor_path)
+    return meta, tensors
 
 
 def average_weights(records: list[str | Path]) -> dict[str, Tensor]:

@@ -149,18 +149,24 @@ class HDF5Pairs(PairSource):
     def __init__(self, path: str | Path, problem: Problem, dtype: torch.dtype = torch.float32) -> None:
         import h5py
 
+        from ..records import regular_file
+
         self.path, self.problem, self.dtype = Path(path), problem, dtype
+        regular_file(self.path, "--data cache", "give a file written by 'inverselab data generate'")
         try:
             with h5py.File(self.path, "r") as fh:
                 attrs = dict(fh.attrs)
-                fh["truth"], fh["y"]
-        except FileNotFoundError:
-            raise
+                shapes = {name: tuple(fh[name].shape) for name in ("truth", "y")}
         except (OSError, KeyError) as exc:
             raise InputError(f"{self.path} is not a readable inverselab HDF5 cache ({exc}); regenerate it with 'inverselab data generate'") from None
         if attrs.get("config") != _config_text(problem):
             raise InputError(f"{self.path} was generated for {attrs.get('config')}, not for {_config_text(problem)}")
         self.size = int(attrs.get("completed", 0))
+        expected = {"truth": tuple(problem.operator.domain_shape), "y": tuple(problem.operator.range_shape)}
+        for name, shape in shapes.items():
+            if shape[1:] != expected[name] or shape[0] < self.size:
+                raise InputError(f"{self.path}: dataset {name!r} is {shape}, expected ({self.size}, "
+                                 f"{', '.join(map(str, expected[name]))}); regenerate it with 'inverselab data generate'")
         if self.size < int(attrs.get("n", 0)):
             raise InputError(f"{self.path} is incomplete ({self.size} of {attrs.get('n')} pairs); rerun 'inverselab data generate' to resume it")
 
@@ -211,6 +217,10 @@ def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, ch
     out.parent.mkdir(parents=True, exist_ok=True)
     config = _config_text(problem)
     op = problem.operator
+    if out.exists() or out.is_symlink():
+        from ..records import regular_file
+
+        regular_file(out, "--out", "give the name of an .h5 file")
     mode = "r+" if out.exists() else "w"
     try:
         fh = h5py.File(out, mode)

@@ -274,7 +274,8 @@ class Trainer:
         if self.out is None or not self.ctx.main:
             return
         directory = self.out / "checkpoints"
-        state = {"step": self.step, "elapsed": self.elapsed, "history": self.history, "training": asdict(self.config)}
+        state = {"step": self.step, "elapsed": self.elapsed, "history": self.history, "training": asdict(self.config),
+                 "epoch_losses": self._epoch_losses}
         save_checkpoint(directory, f"step-{self.step:08d}", self.net, self.optimizer, state)
         records = sorted(directory.glob("step-*.json"))
         for old in records[: -self.config.keep] if self.config.keep else ():
@@ -288,9 +289,14 @@ class Trainer:
         record = latest_checkpoint(self.out / "checkpoints")
         if record is None:
             return False
+        if self.ctx.main:  # temporary files of writes a kill interrupted
+            for folder in (self.out, self.out / "checkpoints"):
+                for orphan in folder.glob(".*.tmp"):
+                    orphan.unlink(missing_ok=True)
         meta = load_checkpoint(record, self.net, self.optimizer)
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
         self.history = list(meta["history"])
+        self._epoch_losses = [float(v) for v in meta.get("epoch_losses", [])]
         if self.ctx.distributed:  # each rank draws its own dropout masks
             torch.manual_seed(self.config.seed * 7_919 + self.ctx.rank + self.step)
         return True
@@ -309,6 +315,7 @@ class Trainer:
             raise InputError(f"epochs must be a positive integer, got {epochs!r}")
         if minutes is not None and not minutes > 0:
             raise InputError(f"minutes must be > 0, got {minutes!r}")
+        self._epoch_losses: list[float] = []  # this epoch's step losses so far (kept in checkpoints)
         if not (resume and self.resume()):
             torch.manual_seed(self.config.seed * 7_919 + self.ctx.rank)
         spe = self.config.steps_per_epoch
@@ -330,36 +337,39 @@ class Trainer:
             else:
                 bar = tqdm(total=budget, initial=self.elapsed, desc="training", dynamic_ncols=True,
                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]")
-        losses: list[float] = []
-        while not done():
-            start = time.perf_counter()
-            losses.append(self._train_step(progress()))
-            dt = max_over_ranks(time.perf_counter() - start, self.ctx)
-            self.elapsed += dt
-            if bar is not None:
-                bar.update(1 if total else min(dt, budget - bar.n))
-                bar.set_postfix(loss=f"{losses[-1]:.3g}", refresh=False)
-            end_of_epoch = self.step % spe == 0 or done()
-            if end_of_epoch:
-                scores = self.validate()
-                record = {
-                    "epoch": math.ceil(self.step / spe),
-                    "step": self.step,
-                    "loss": mean_over_ranks(sum(losses) / len(losses), self.ctx),
-                    self.validation_metric: scores["mean"],
-                    **{f"{self.validation_metric}/{k}": v for k, v in scores.items() if k != "mean" and len(scores) > 2},
-                    "lr": self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_scale", 1.0),
-                    "seconds": self.elapsed,
-                }
-                self.history.append(record)
-                losses = []
+        losses = self._epoch_losses
+        try:
+            while not done():
+                start = time.perf_counter()
+                losses.append(self._train_step(progress()))
+                dt = max_over_ranks(time.perf_counter() - start, self.ctx)
+                self.elapsed += dt
                 if bar is not None:
-                    bar.set_postfix(loss=f"{record['loss']:.3g}",
-                                    **{self.validation_metric: f"{record[self.validation_metric]:.4g}"})
-            if end_of_epoch or (self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0):
-                self._checkpoint()
-        if bar is not None:
-            bar.close()
+                    bar.update(1 if total else min(dt, budget - bar.n))
+                    bar.set_postfix(loss=f"{losses[-1]:.3g}", refresh=False)
+                end_of_epoch = self.step % spe == 0 or done()
+                if end_of_epoch:
+                    epoch_loss = mean_over_ranks(sum(losses) / len(losses), self.ctx)
+                    scores = self.validate()
+                    record = {
+                        "epoch": math.ceil(self.step / spe),
+                        "step": self.step,
+                        "loss": epoch_loss,
+                        self.validation_metric: scores["mean"],
+                        **{f"{self.validation_metric}/{k}": v for k, v in scores.items() if k != "mean" and len(scores) > 2},
+                        "lr": self.optimizer.param_groups[0]["lr"] / self.optimizer.param_groups[0].get("lr_scale", 1.0),
+                        "seconds": self.elapsed,
+                    }
+                    self.history.append(record)
+                    losses.clear()
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{record['loss']:.3g}",
+                                        **{self.validation_metric: f"{record[self.validation_metric]:.4g}"})
+                if end_of_epoch or (self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0):
+                    self._checkpoint()
+        finally:  # the bar ends before any error line
+            if bar is not None:
+                bar.close()
         if self.out is not None and self.ctx.main:
             save_weights(self.out / "model.safetensors", self.net)
             write_json_atomic(self.out / "training.json", {"history": self.history, "training": asdict(self.config),
