@@ -208,7 +208,7 @@ def test_a_damaged_metrics_file_is_named_by_report(damage, message, tmp_path, ca
 
 
 def test_an_unforeseen_fault_is_one_line_and_the_traceback_is_on_request(monkeypatch, capsys):
-    import inverselab.cli.commands as cli
+    import inverselab.cli.parser as cli
 
     def boom(args):
         raise ZeroDivisionError("division by zero")

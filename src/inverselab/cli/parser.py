@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from . import commands as cmd
+from .commands import (
+    cmd_average,
+    cmd_ct_file,
+    cmd_data_generate,
+    cmd_demo,
+    cmd_evaluate,
+    cmd_list,
+    cmd_report,
+    cmd_solve,
+    cmd_stability,
+    cmd_train,
+)
 from .values import UsageError, integer, number, seed
 
 __all__ = ["build_parser"]
@@ -27,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list problems and methods")
     p.add_argument("-v", "--verbose", action="store_true", help="show parameters and methods per problem")
-    p.set_defaults(func=cmd.cmd_list)
+    p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("solve", help="reconstruct simulated data of a problem with any method or a trained run")
     p.add_argument("problem", nargs="?", help="problem name (see 'inverselab list')")
@@ -43,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--double", action="store_true", help="compute in float64")
     p.add_argument("--device", default="cpu", help="where the method runs, e.g. cuda (default cpu)")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.set_defaults(func=cmd.cmd_solve)
+    p.set_defaults(func=cmd_solve)
 
     p = sub.add_parser("ct-file", help="reconstruct a measured HTC2022 .mat sinogram (FBP or TV)")
     p.add_argument("file", help="HTC2022 .mat file (MATLAB v5 or v7.3)")
@@ -53,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-support", action="store_true", help="do not constrain TV to the disc fitted to the data")
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="method hyper-parameters")
     p.add_argument("--out", required=True, help="run directory to write")
-    p.set_defaults(func=cmd.cmd_ct_file)
+    p.set_defaults(func=cmd_ct_file)
 
     p = sub.add_parser("train", help=f"train a network ({', '.join(MODELS.names())}) on a problem")
     p.add_argument("problem", nargs="?", help="problem name (see 'inverselab list')")
@@ -87,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="where to train (default: this rank's GPU when there is one, else cpu)")
     p.add_argument("--n", type=integer(1), default=32, help="held-out samples scored after training")
     p.add_argument("--out", required=True, help="run directory")
-    p.set_defaults(func=cmd.cmd_train)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a trained run on held-out samples (metrics.json like 'solve')")
     p.add_argument("run", help="training run directory")
@@ -104,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predictive uncertainty and its calibration instead: MC dropout, the ensemble RUN/member-* "
                         "('train --ensemble K'), or a generator's samples; writes uq-KIND.json and figures")
     p.add_argument("--samples", type=integer(2), default=32, help="--uq dropout/samples: draws per measurement")
-    p.set_defaults(func=cmd.cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("average", help="average the weights of a run's last checkpoints into a new run (SWA)")
     p.add_argument("run", help="training run directory (trained with --keep 0 or a large --keep)")
@@ -112,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--last", type=integer(1), metavar="K", help="the K latest checkpoints")
     which.add_argument("--from-step", type=integer(0), metavar="S", help="every checkpoint from step S on")
     p.add_argument("--out", required=True, help="new run directory (score it with 'inverselab evaluate')")
-    p.set_defaults(func=cmd.cmd_average)
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("stability", help="noise sweep, worst-case perturbations and Lipschitz constants of a trained "
                                          "network beside the baseline and TV")
@@ -125,13 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tv-iters", type=integer(1), default=100, help="TV iterations (differentiated through)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", help="where to write stability.json and the figure (default: the run)")
-    p.set_defaults(func=cmd.cmd_stability)
+    p.set_defaults(func=cmd_stability)
 
     p = sub.add_parser("report", help="one self-contained HTML report comparing runs")
     p.add_argument("runs", nargs="+", help="run directories (solve, train or evaluate)")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--title", default="inverselab report")
-    p.set_defaults(func=cmd.cmd_report)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("data", help="datasets of training pairs")
     data_sub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -142,11 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help=".h5 file")
     g.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="problem overrides")
     g.add_argument("--offset", type=integer(0), default=0, help="index of the first pair in the training stream")
-    g.set_defaults(func=cmd.cmd_data_generate)
+    g.set_defaults(func=cmd_data_generate)
 
     p = sub.add_parser("demo", help="the main job: FBP, TV, U-Net and LPD on CT, with an HTML report")
     p.add_argument("--quick", action="store_true", help="smaller and shorter (under 2 minutes)")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--out", default="runs/demo")
-    p.set_defaults(func=cmd.cmd_demo)
+    p.set_defaults(func=cmd_demo)
     return parser
