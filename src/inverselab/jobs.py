@@ -228,9 +228,10 @@ def train_job(
     else:
         tasks = target
     trainer = Trainer(model, tasks, make_loss(loss, **(loss_options or {})), out=out, config=settings, device=device)
+    main = is_main_process()
     try:
-        with run_lock(out) if is_main_process() else nullcontext():
-            if is_main_process():
+        with run_lock(out) if main else nullcontext():
+            if main:
                 (out / "metrics.json").unlink(missing_ok=True)  # complete again only once scored
                 write_toml_atomic(out / "config.toml", config)
             trainer.fit(epochs=epochs, minutes=minutes, resume=resume)

@@ -38,11 +38,13 @@ def available_memory(device: str = "cpu") -> int | None:
 
 def format_bytes(n: float) -> str:
     """``1.5 GiB`` style size."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(n) < 1024 or unit == "PiB":
-            return f"{n:.3g} {unit}" if unit != "B" else f"{int(n)} B"
+    if abs(n) < 1024:
+        return f"{int(n)} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         n /= 1024
-    return f"{n:.3g} PiB"  # pragma: no cover - the loop returns
+        if abs(n) < 1024:
+            return f"{n:.3g} {unit}"
+    return f"{n / 1024:.3g} PiB"
 
 
 def check_memory(nbytes: float, what: str, fix: str, device: str = "cpu") -> None:

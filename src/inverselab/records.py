@@ -77,7 +77,7 @@ def optional(spec: Spec) -> Spec:
     return Spec(spec.kind, False, spec.minimum, spec.finite, spec.fields, spec.items)
 
 
-def _problem(value: Any, spec: Spec) -> str | None:
+def _mismatch(value: Any, spec: Spec) -> str | None:
     """What is wrong with ``value`` for ``spec`` (its own level only), or None."""
     kind = spec.kind
     if kind == "any":
@@ -112,7 +112,7 @@ def validate(value: Any, spec: Spec, path: str | Path, fix: str = RERUN, where: 
         if spec.required:
             raise fail("is empty")
         return value
-    problem = _problem(value, spec)
+    problem = _mismatch(value, spec)
     if problem:
         raise fail(problem)
     if spec.kind == "table":

@@ -40,8 +40,8 @@ PLUGIN_ENV = "INVERSELAB_PLUGINS"
 
 _TRUE = ("true", "yes", "on", "1")
 _LARGEST = 3.4e38  # float32's range: larger values overflow in any computation here
-_LARGEST_INT = 2**31 - 1  # sizes, counts and steps
-_LARGEST_SEED = 2**63 - 1
+LARGEST_INT = 2**31 - 1  # sizes, counts and steps
+LARGEST_SEED = 2**63 - 1
 _FALSE = ("false", "no", "off", "0")
 
 
@@ -155,7 +155,7 @@ class Parameter:
                 if not number.is_integer():
                     raise InputError(f"{where} must be {kind}, got {value!r}")
                 number = int(number)
-        largest = (_LARGEST_SEED if "seed" in self.name else _LARGEST_INT) if self.type is int else _LARGEST
+        largest = (LARGEST_SEED if "seed" in self.name else LARGEST_INT) if self.type is int else _LARGEST
         if abs(number) > largest:
             raise InputError(f"{where}={value!r} is too large (at most {largest:.3g} in magnitude)")
         if self.type is float:

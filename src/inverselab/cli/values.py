@@ -12,10 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["INT_MAX", "SEED_MAX", "UsageError", "integer", "number", "pairs", "parse_value", "seed"]
+from ..registry import LARGEST_INT, LARGEST_SEED
 
-INT_MAX = 2**31 - 1  # counts, sizes and steps
-SEED_MAX = 2**63 - 1
+__all__ = ["UsageError", "integer", "number", "pairs", "parse_value", "seed"]
 
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -24,7 +23,7 @@ class UsageError(Exception):
     """A malformed command line; the message is the one line printed."""
 
 
-def integer(minimum: int, maximum: int = INT_MAX) -> Callable[[str], int]:
+def integer(minimum: int, maximum: int = LARGEST_INT) -> Callable[[str], int]:
     """An argparse type: a whole number in ``[minimum, maximum]``."""
 
     def parse(text: str) -> int:
@@ -42,7 +41,7 @@ def integer(minimum: int, maximum: int = INT_MAX) -> Callable[[str], int]:
 
 def seed(text: str) -> int:
     """An argparse type: a seed in ``[0, 2**63)``."""
-    return integer(0, SEED_MAX)(text)
+    return integer(0, LARGEST_SEED)(text)
 
 
 def number(positive: bool = True) -> Callable[[str], float]:

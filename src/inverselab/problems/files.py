@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..records import Spec, boolean, integer, list_of, number, optional, table, text, validate
+from ..records import anything, boolean, integer, list_of, number, optional, table, text, validate
 from .base import Problem
 from .custom import custom_problem
 from .registry import make_problem
@@ -52,7 +52,7 @@ __all__ = ["load_problem", "problem_from_config", "is_problem_file"]
 _TOP = {"name", "plugins", "preset", "operator", "data", "noise", "methods", "data_range", "check_adjoint"}
 _DATA = {"truths", "measurements", "size", "splits"}
 _SCHEMA = table(name=optional(text()), plugins=optional(list_of(text())), preset=optional(table()),
-                operator=optional(table()), noise=optional(Spec("any")), methods=optional(table()),
+                operator=optional(table()), noise=optional(anything()), methods=optional(table()),
                 data_range=optional(number(0)), check_adjoint=optional(boolean()),
                 data=optional(table(truths=optional(text()), measurements=optional(text()), size=optional(integer(1)),
                                     splits=optional(list_of(number(0))))))

@@ -15,7 +15,6 @@ half-written checkpoint, and a truncated or altered file is refused with a clear
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..models.weights import _load_state, _parse_tensors, check_finite_weights, load_weights, safetensors_bytes, save_weights
-from ..records import CHECKPOINT, list_of, read_bytes, read_json, table, text, validate
+from ..records import CHECKPOINT, list_of, read_bytes, read_json, table, text
 from ..runs import write_atomic, write_json_atomic
 
 Tensor = torch.Tensor
@@ -91,7 +90,7 @@ def checkpoint_records(directory: str | Path) -> list[tuple[int, Path]]:
     records = []
     for path in Path(directory).glob("*.json"):
         try:
-            records.append((validate(json.loads(read_bytes(path)), CHECKPOINT, path)["step"], path))
+            records.append((read_json(path, CHECKPOINT)["step"], path))
         except (ValueError, OSError):  # InputError included: a damaged record is no checkpoint
             continue
     return sorted(records)
