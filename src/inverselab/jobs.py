@@ -74,7 +74,7 @@ def _to(value: Any, device: str | torch.device) -> Any:
 
 def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed: int, out: str | Path,
               dtype: torch.dtype = torch.float32, device: str = "cpu", write_config: bool = True,
-              extra: dict | None = None, extra_config: dict | None = None) -> dict:
+              extra: dict | None = None, extra_config: dict | None = None, shard: bool = False) -> dict:
     """Reconstruct ``n`` simulated samples of ``problem`` with ``method`` (a registered name, a
     training run directory, or a bound :class:`~inverselab.methods.Method`) on ``device``, and
     score them; returns the metrics, also written to ``out/metrics.json`` with the figures and
@@ -82,6 +82,19 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
 
     The data are simulated on the CPU, so every device sees the same measurements. A method
     with a ``seed`` parameter is seeded with ``seed`` unless ``params`` names one.
+
+    ``shard``: under ``torchrun`` (every rank calls this), each rank reconstructs its
+    contiguous block of the ``n`` samples (:func:`~inverselab.training.distributed.block`;
+    bare ``cuda`` is GPU ``LOCAL_RANK`` modulo the GPU count) and the main rank gathers the
+    estimates and writes the run as one process would, with the wall time of the slowest rank
+    and the blocks' histories merged (:func:`_merge_histories`); the other ranks write
+    nothing, and every rank returns the metrics. The estimates equal one process's for
+    methods that treat each sample on its own; a method that stops on a tolerance over the
+    whole batch, or draws random numbers for the whole batch, does so per block. An
+    estimation problem (one system, not a batch of samples) is refused. In one process
+    ``shard`` changes nothing. From the command line: ``torchrun --nproc_per_node=4 -m
+    inverselab -- solve ... --n N`` (the ``--`` keeps torchrun from taking ``--n`` for one of
+    its own options).
     """
     from .methods import make_method
 
@@ -89,6 +102,12 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
     bound = method if isinstance(method, Method) else make_method(method, problem, **params)
     _check_sample_memory(problem, n, dtype, device)
     x, y = test_pairs(problem, n, seed, dtype)  # bad input is refused before the run folder exists
+    if shard:
+        from .training.distributed import world_size
+
+        if world_size() > 1:
+            return _solve_sharded(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra,
+                                  extra_config)
     with run_lock(out):
         (Path(out) / "metrics.json").unlink(missing_ok=True)  # complete again only once this run is scored
         return _solve(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra, extra_config)
@@ -96,10 +115,24 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
 
 def _solve(problem: Problem, bound: Method, params: dict, x: Any, y: Any, n: int, seed: int, out: Path,
            dtype: torch.dtype, device: str, write_config: bool, extra: dict | None, extra_config: dict | None) -> dict:
-    from .solvers import progress
+    _seed_method(bound, params, seed)
+    estimate, history, seconds = _reconstruct(bound, x, y, device, bound.name)
+    return _record(problem, bound, x, y, estimate, history, seconds, n, seed, out, dtype, device, write_config, extra,
+                   extra_config)
 
+
+def _seed_method(bound: Method, params: dict, seed: int) -> None:
+    """Seed a method that takes a ``seed`` with the run's, unless ``params`` names one."""
     if "seed" in bound.accepted() and "seed" not in params:
         bound.params.setdefault("seed", seed)
+
+
+def _reconstruct(bound: Method, x: Any, y: Any, device: str, label: str | None) -> tuple[Any, History, float]:
+    """Run ``bound`` on ``y`` (``x`` feeds its history) on ``device``; returns the estimate and
+    history on the CPU and the seconds of the timed call (``label``: its progress bar, None for
+    none)."""
+    from .solvers import progress
+
     try:
         bound.to(device)
         x_dev, y_dev = _to(x, device), _to(y, device)
@@ -108,14 +141,21 @@ def _solve(problem: Problem, bound: Method, params: dict, x: Any, y: Any, n: int
     try:
         bound.warm_up(y_dev)
         start = time.perf_counter()
-        with progress(bound.name):
+        with progress(label):
             estimate, history = bound.reconstruct(y_dev, truth=x_dev)
         seconds = time.perf_counter() - start
     finally:  # scores and figures run on the CPU
         bound.to("cpu")
-    estimate = _to(estimate, "cpu")
     if history.interval is not None:
         history.interval = tuple(t.cpu() for t in history.interval)
+    return _to(estimate, "cpu"), history, seconds
+
+
+def _record(problem: Problem, bound: Method, x: Any, y: Any, estimate: Any, history: History, seconds: float, n: int,
+            seed: int, out: Path, dtype: torch.dtype, device: str, write_config: bool, extra: dict | None,
+            extra_config: dict | None) -> dict:
+    """Write the run's ``config.toml`` (``write_config``) and score and write the rest
+    (:func:`_write_run`); returns the metrics."""
     out = Path(out)
     config = {"problem": problem.config, "method": bound.config(), "n": n, "seed": seed,
               "dtype": str(dtype).replace("torch.", ""), "device": str(device), "versions": versions(),
@@ -123,6 +163,68 @@ def _solve(problem: Problem, bound: Method, params: dict, x: Any, y: Any, n: int
     if write_config:
         write_toml_atomic(out / "config.toml", config)
     return _write_run(out, problem, bound.name, x, y, estimate, history, seconds, config, {"seed": seed, **(extra or {})})
+
+
+def _solve_sharded(problem: Problem, bound: Method, params: dict, x: Any, y: Any, n: int, seed: int, out: Path,
+                   dtype: torch.dtype, device: str, write_config: bool, extra: dict | None,
+                   extra_config: dict | None) -> dict:
+    """:func:`_solve` shared out over the ranks of ``torchrun`` (see :func:`solve_job`)."""
+    from .training.distributed import block, broadcast_from_main, gather_to_main, joined
+
+    if not isinstance(y, Tensor):
+        raise InputError(f"{problem.name} solves one system, not a batch of samples to share out: run "
+                         "'inverselab solve' without torchrun")
+    _seed_method(bound, params, seed)
+    with joined("cpu") as ctx:
+        share = block(n, ctx.rank, ctx.world)
+        rows = slice(share.start, share.stop)
+        metrics = None
+        with run_lock(out) if ctx.main else nullcontext():
+            if ctx.main:
+                (out / "metrics.json").unlink(missing_ok=True)  # complete again only once this run is scored
+            piece = None
+            if share:
+                local = f"cuda:{ctx.local % torch.cuda.device_count()}" if device == "cuda" else device
+                truth = None if x is None else x[rows]
+                piece = _reconstruct(bound, truth, y[rows], local, bound.name if ctx.main else None)
+            pieces = [p for p in gather_to_main(piece, ctx) or [] if p is not None]
+            if ctx.main:
+                estimate = torch.cat([p[0] for p in pieces])
+                history = _merge_histories([p[1] for p in pieces], [p[0].shape[0] for p in pieces])
+                metrics = _record(problem, bound, x, y, estimate, history, max(p[2] for p in pieces), n, seed, out,
+                                  dtype, device, write_config, extra, extra_config)
+        return broadcast_from_main(metrics, ctx)
+
+
+def _merge_histories(histories: list[History], sizes: list[int]) -> History:
+    """One history for the blocks of a sharded run (``sizes`` samples each), as one process
+    over the whole batch records it: per iteration the sample-weighted mean PSNR and objective,
+    the largest criterion and the slowest block's time; a block that stopped earlier keeps its
+    last values. The iterations, stop reason and objective iterations are those of the block
+    that ran longest; the intervals are joined."""
+    if len(histories) == 1:
+        return histories[0]
+    longest = max(histories, key=lambda h: h.iterations)
+    intervals = [h.interval for h in histories]
+    interval = None
+    if all(i is not None for i in intervals):
+        interval = (torch.cat([i[0] for i in intervals]), torch.cat([i[1] for i in intervals]))
+
+    def merged(field: str, weighted: bool) -> list[float]:
+        kept = [(getattr(h, field), size) for h, size in zip(histories, sizes) if getattr(h, field)]
+        if not kept:
+            return []
+        length = max(len(values) for values, _ in kept)
+        columns = zip(*(values + values[-1:] * (length - len(values)) for values, _ in kept))
+        if not weighted:
+            return [max(column) for column in columns]
+        total = sum(size for _, size in kept)
+        return [sum(v * size for v, (_, size) in zip(column, kept)) / total for column in columns]
+
+    return History(seconds=merged("seconds", False), objective=merged("objective", True),
+                   objective_iters=list(longest.objective_iters), psnr=merged("psnr", True),
+                   criterion=merged("criterion", False), iterations=longest.iterations,
+                   stop_reason=longest.stop_reason, interval=interval)
 
 
 def _write_run(out: Path, problem: Problem, method: str, x: Any, y: Any, estimate: Any, history: History,

@@ -99,6 +99,7 @@ def cmd_solve(args) -> int:
     import torch
 
     from ..jobs import solve_job
+    from ..training.distributed import is_main_process
 
     recorded = _run_settings(args)  # a run's config.toml: make the same run again
     seed = args.seed if args.seed is not None else recorded.get("seed") or 0
@@ -109,7 +110,9 @@ def cmd_solve(args) -> int:
     params = {**carried, **pairs(args.param, "--param", parse=True)}
     dtype = torch.float64 if args.double or recorded.get("double") else torch.float32
     n = args.n if args.n is not None else recorded.get("n") or min(8, problem.truths or 8)
-    _print_metrics(solve_job(problem, method, params, n, seed, args.out, dtype, args.device), args.out)
+    metrics = solve_job(problem, method, params, n, seed, args.out, dtype, args.device, shard=True)
+    if is_main_process():  # under torchrun the ranks share the samples; the main one reports
+        _print_metrics(metrics, args.out)
     return 0
 
 
@@ -215,10 +218,12 @@ def cmd_report(args) -> int:
 
 def cmd_data_generate(args) -> int:
     from ..training import generate_hdf5
+    from ..training.distributed import is_main_process
 
     problem = _problem(args)
-    path = generate_hdf5(problem, args.n, args.out, offset=args.offset)
-    print(f"{args.n} {problem.name} pairs -> {path}")
+    path = generate_hdf5(problem, args.n, args.out, offset=args.offset, shard=True)
+    if is_main_process():  # under torchrun the ranks share the pairs; the main one reports
+        print(f"{args.n} {problem.name} pairs -> {path}")
     return 0
 
 

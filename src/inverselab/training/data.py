@@ -133,6 +133,14 @@ def _config_text(problem: Problem) -> str:
     return json.dumps(plain(problem.config), sort_keys=True)
 
 
+def _missing_parts(fh, path: Path) -> list[Path]:
+    """The part files that the virtual datasets of an open cache ``fh`` (the file ``path``)
+    map and that are not there (HDF5 would read their rows as zeros)."""
+    names = {source.file_name for name in ("truth", "y") if fh[name].is_virtual
+             for source in fh[name].virtual_sources()} - {"."}  # "." is the file itself
+    return sorted(path.parent / name for name in names if not (path.parent / name).is_file())
+
+
 class HDF5Pairs(PairSource):
     """Pairs read from a cache written by :func:`generate_hdf5`.
 
@@ -157,8 +165,12 @@ class HDF5Pairs(PairSource):
             with h5py.File(self.path, "r") as fh:
                 attrs = dict(fh.attrs)
                 shapes = {name: tuple(fh[name].shape) for name in ("truth", "y")}
+                missing = _missing_parts(fh, self.path)
         except (OSError, KeyError) as exc:
             raise InputError(f"{self.path} is not a readable inverselab HDF5 cache ({exc}); regenerate it with 'inverselab data generate'") from None
+        if missing:
+            raise InputError(f"{self.path} reads its pairs from {missing[0]}, which is missing: put its parts "
+                             "folder back next to it, or delete it and run 'inverselab data generate' again")
         if attrs.get("config") != _config_text(problem):
             raise InputError(f"{self.path} was generated for {attrs.get('config')}, not for {_config_text(problem)}")
         self.size = int(attrs.get("completed", 0))
@@ -187,7 +199,25 @@ class HDF5Pairs(PairSource):
         return Batch(_cast(truth, self.dtype), _cast(y, self.dtype))
 
 
-def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, chunk: int = 16) -> Path:
+def _stored_dtype(is_complex: bool) -> str:
+    """The dtype a cache stores an array in: float32, or complex64 for a complex one."""
+    return "complex64" if is_complex else "float32"
+
+
+def _arrays(op) -> tuple[tuple[str, tuple, bool], ...]:
+    """Name, shape of one sample and complexity of the two datasets of a cache."""
+    return ("truth", tuple(op.domain_shape), op.domain_complex), ("y", tuple(op.range_shape), op.range_complex)
+
+
+def _check_same(attrs, out: Path, config: str, n: int, offset: int) -> None:
+    """Refuse an existing cache ``out`` that holds another dataset than the one asked for."""
+    same = (attrs.get("config"), int(attrs.get("n", -1)), int(attrs.get("offset", -1))) == (config, n, offset)
+    if not same:
+        raise InputError(f"{out} holds a different dataset (problem, n or offset); choose another --out or delete it")
+
+
+def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, chunk: int = 16,
+                  shard: bool = False) -> Path:
     """Simulate ``n`` training pairs of ``problem`` into an HDF5 file, with progress; resumable.
 
     The file records the problem configuration, ``n``, ``offset`` and the number of pairs
@@ -207,13 +237,42 @@ def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, ch
         Seed of the first pair (pairs ``offset .. offset + n - 1`` of the training stream).
     chunk : int
         Pairs simulated and written per step.
-    """
-    import h5py
-    from tqdm.auto import tqdm
+    shard : bool
+        Under ``torchrun`` (every rank calls this), share the pairs out over the ranks; in one
+        process it changes nothing.
 
+    Notes
+    -----
+    Shared out, rank ``r`` of ``W`` simulates its contiguous block of the pairs
+    (:func:`~inverselab.training.distributed.block`) into its own part file
+    ``OUT.parts/r-of-W.h5``: a cache like the above of pairs ``offset + start ..``, so pair
+    ``i`` comes from the same seeds whatever the number of ranks, and an interrupted run
+    resumes each part. When every rank is done, the main rank writes ``out`` under a temporary
+    name and renames it (a crash leaves no half file under the final name): virtual datasets
+    ``truth`` and ``y`` that map the parts' rows in order, with the dtypes, shapes and
+    attributes of a file written by one process, so every reader sees the same arrays. No pair
+    is copied, so the parts folder must stay next to ``out`` (:class:`HDF5Pairs` refuses the
+    file without it); with ranks on several machines, ``out`` must be on a file system they
+    all share. Problems that cannot simulate pairs fail on every rank as they do in one process.
+    From the command line: ``torchrun --nproc_per_node=4 -m inverselab -- data generate ...``
+    (the ``--`` keeps torchrun from taking ``--n`` for one of its own options).
+    """
     if not isinstance(n, int) or n < 1:
         raise InputError(f"--n must be a positive integer, got {n!r}")
     out = Path(out)
+    if shard:
+        from .distributed import world_size
+
+        if world_size() > 1:
+            return _generate_sharded(problem, n, out, offset, chunk)
+    return _generate(problem, n, out, offset, chunk)
+
+
+def _generate(problem: Problem, n: int, out: Path, offset: int, chunk: int, show: bool = True) -> Path:
+    """:func:`generate_hdf5` in one process (``show``: with a progress bar)."""
+    import h5py
+    from tqdm.auto import tqdm
+
     out.parent.mkdir(parents=True, exist_ok=True)
     config = _config_text(problem)
     op = problem.operator
@@ -228,19 +287,14 @@ def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, ch
         raise InputError(f"{out} exists but is not a readable HDF5 file ({exc}); delete it to start over") from None
     with fh:
         if mode == "r+":
-            same = (fh.attrs.get("config"), int(fh.attrs.get("n", -1)), int(fh.attrs.get("offset", -1))) == (config, n, offset)
-            if not same:
-                raise InputError(f"{out} holds a different dataset (problem, n or offset); choose another --out or delete it")
+            _check_same(fh.attrs, out, config, n, offset)
         else:
-            def dtype(is_complex: bool) -> str:
-                return "complex64" if is_complex else "float32"
-
-            fh.create_dataset("truth", (n, *op.domain_shape), dtype=dtype(op.domain_complex), chunks=(1, *op.domain_shape))
-            fh.create_dataset("y", (n, *op.range_shape), dtype=dtype(op.range_complex), chunks=(1, *op.range_shape))
+            for name, shape, is_complex in _arrays(op):
+                fh.create_dataset(name, (n, *shape), dtype=_stored_dtype(is_complex), chunks=(1, *shape))
             fh.attrs.update({"config": config, "n": n, "offset": offset, "completed": 0})
         done = int(fh.attrs["completed"])
         source = OnTheFly(problem, n, offset)
-        with tqdm(total=n, initial=done, desc=f"generating {problem.name}", unit="pair") as bar:
+        with tqdm(total=n, initial=done, desc=f"generating {problem.name}", unit="pair", disable=not show) as bar:
             while done < n:
                 stop = min(n, done + chunk)
                 batch = source.get(list(range(done, stop)))
@@ -251,3 +305,75 @@ def generate_hdf5(problem: Problem, n: int, out: str | Path, offset: int = 0, ch
                 bar.update(stop - done)
                 done = stop
     return out
+
+
+def _generate_sharded(problem: Problem, n: int, out: Path, offset: int, chunk: int) -> Path:
+    """:func:`generate_hdf5` shared out over the ranks of ``torchrun`` (see its notes); every
+    rank returns once ``out`` is written."""
+    from .distributed import barrier, block, joined
+
+    config = _config_text(problem)
+    if _finished(out, config, n, offset):
+        return out
+    with joined("cpu") as ctx:
+        parts = [(out.parent / f"{out.name}.parts" / f"{r}-of-{ctx.world}.h5", block(n, r, ctx.world))
+                 for r in range(ctx.world)]
+        path, rows = parts[ctx.rank]
+        if rows:
+            _generate(problem, len(rows), path, offset + rows.start, chunk, show=ctx.main)
+        barrier(ctx)
+        if ctx.main:
+            attrs = {"config": config, "n": n, "offset": offset, "completed": n}
+            _join_parts(out, [(p, r) for p, r in parts if r], problem.operator, attrs)
+        barrier(ctx)
+    return out
+
+
+def _finished(out: Path, config: str, n: int, offset: int) -> bool:
+    """True when ``out`` already holds these pairs, all of them; False when there is no ``out``.
+    Anything else there is refused rather than replaced."""
+    import h5py
+
+    from ..records import regular_file
+
+    if not (out.exists() or out.is_symlink()):
+        return False
+    regular_file(out, "--out", "give the name of an .h5 file")
+    try:
+        with h5py.File(out, "r") as fh:
+            attrs = dict(fh.attrs)
+    except OSError as exc:
+        raise InputError(f"{out} exists but is not a readable HDF5 file ({exc}); delete it to start over") from None
+    _check_same(attrs, out, config, n, offset)
+    done = int(attrs.get("completed", 0))
+    if done < n:
+        raise InputError(f"{out} holds {done} of {n} pairs written by one process; finish it without torchrun, "
+                         "or delete it")
+    return True
+
+
+def _join_parts(out: Path, parts: list[tuple[Path, range]], op, attrs: dict) -> None:
+    """Write ``out`` atomically (temporary file, then rename): virtual datasets ``truth`` and
+    ``y`` whose rows ``rows`` come from each part file, referred to relative to ``out``."""
+    import os
+
+    import h5py
+
+    hidden = [path for path, _ in parts if not path.is_file()]
+    if hidden:
+        raise InputError(f"the main rank does not see {hidden[0]}: give an --out on a file system that every machine "
+                         "of the run shares")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as fh:
+            for name, shape, is_complex in _arrays(op):
+                layout = h5py.VirtualLayout((attrs["n"], *shape), dtype=_stored_dtype(is_complex))
+                for path, rows in parts:
+                    source = path.relative_to(out.parent).as_posix()
+                    layout[rows.start:rows.stop] = h5py.VirtualSource(source, name, shape=(len(rows), *shape))
+                fh.create_virtual_dataset(name, layout)
+            fh.attrs.update(attrs)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
