@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ._tensor import check_device
-from .errors import InputError
+from .errors import InputError, check_count
 from .methods.base import Method
 from .problems import make_problem
 from .problems.base import Problem
@@ -74,7 +74,8 @@ def _to(value: Any, device: str | torch.device) -> Any:
 
 def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed: int, out: str | Path,
               dtype: torch.dtype = torch.float32, device: str = "cpu", write_config: bool = True,
-              extra: dict | None = None, extra_config: dict | None = None, shard: bool = False) -> dict:
+              extra: dict | None = None, extra_config: dict | None = None, shard: bool = False,
+              timing_batch: int | None = None) -> dict:
     """Reconstruct ``n`` simulated samples of ``problem`` with ``method`` (a registered name, a
     training run directory, or a bound :class:`~inverselab.methods.Method`) on ``device``, and
     score them; returns the metrics, also written to ``out/metrics.json`` with the figures and
@@ -82,6 +83,10 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
 
     The data are simulated on the CPU, so every device sees the same measurements. A method
     with a ``seed`` parameter is seeded with ``seed`` unless ``params`` names one.
+
+    ``timing_batch``: also time the method by the timing protocol (:mod:`inverselab.timing`:
+    a warm-up, then the median, min and max of 5 calls) on the first ``timing_batch``
+    measurements and on one, recorded as ``timing`` in the metrics (per batch size).
 
     ``shard``: under ``torchrun`` (every rank calls this), each rank reconstructs its
     contiguous block of the ``n`` samples (:func:`~inverselab.training.distributed.block`;
@@ -108,15 +113,21 @@ def solve_job(problem: Problem, method: str | Method, params: dict, n: int, seed
         if world_size() > 1:
             return _solve_sharded(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra,
                                   extra_config)
+    if timing_batch is not None:
+        check_count("timing batch size", timing_batch)
     with run_lock(out):
         (Path(out) / "metrics.json").unlink(missing_ok=True)  # complete again only once this run is scored
-        return _solve(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra, extra_config)
+        return _solve(problem, bound, params, x, y, n, seed, Path(out), dtype, device, write_config, extra, extra_config,
+                      timing_batch)
 
 
 def _solve(problem: Problem, bound: Method, params: dict, x: Any, y: Any, n: int, seed: int, out: Path,
-           dtype: torch.dtype, device: str, write_config: bool, extra: dict | None, extra_config: dict | None) -> dict:
+           dtype: torch.dtype, device: str, write_config: bool, extra: dict | None, extra_config: dict | None,
+           timing_batch: int | None = None) -> dict:
     _seed_method(bound, params, seed)
     estimate, history, seconds = _reconstruct(bound, x, y, device, bound.name)
+    if timing_batch is not None and isinstance(y, Tensor):
+        extra = {**(extra or {}), "timing": _protocol_timing(bound, y, device, min(timing_batch, y.shape[0]))}
     return _record(problem, bound, x, y, estimate, history, seconds, n, seed, out, dtype, device, write_config, extra,
                    extra_config)
 
@@ -149,6 +160,24 @@ def _reconstruct(bound: Method, x: Any, y: Any, device: str, label: str | None) 
     if history.interval is not None:
         history.interval = tuple(t.cpu() for t in history.interval)
     return _to(estimate, "cpu"), history, seconds
+
+
+def _protocol_timing(bound: Method, y: Tensor, device: str, batch: int) -> dict:
+    """Seconds of ``bound`` on the first ``batch`` measurements and on one, by the timing
+    protocol; plain values per batch size."""
+    from .solvers import progress
+    from .timing import time_batches
+
+    timings = {}
+    try:
+        bound.to(device)
+        y_dev = _to(y, device)
+        with torch.no_grad(), progress(None):
+            for b in sorted({batch, 1}, reverse=True):
+                timings[str(b)] = time_batches(lambda b=b: bound.reconstruct(y_dev[:b]), b, device=device).as_dict()
+    finally:
+        bound.to("cpu")
+    return timings
 
 
 def _record(problem: Problem, bound: Method, x: Any, y: Any, estimate: Any, history: History, seconds: float, n: int,
@@ -397,7 +426,8 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
                  problem: Problem | None = None) -> dict:
     """Score the network of a training run on ``n`` held-out samples, through the same path as
     :func:`solve_job` (``method`` is the model name), plus the throughput in images per second
-    at ``batch_size`` and the training time; writes ``metrics.json`` and the figures in ``out``
+    at ``batch_size``, the timing protocol's seconds at ``batch_size`` and 1 (``timing``) and
+    the training time; writes ``metrics.json`` and the figures in ``out``
     (default the run directory; its ``config.toml`` is left alone). The network runs on
     ``device`` (default CUDA when available); ``symmetrize`` averages it over the problem's
     exact symmetries (:class:`~inverselab.models.Symmetrized`). ``problem`` scores it on
@@ -421,7 +451,7 @@ def evaluate_job(run: str | Path, n: int = 100, seed: int = 0, overrides: dict |
     extra_config = {"run": str(run), "batch_size": batch_size,
                     "symmetrized": [sym.name for sym in problem.symmetries] if symmetrize else []}
     return solve_job(problem, method, {}, n, seed, Path(out) if out is not None else run, device=device,
-                     write_config=False, extra=extra, extra_config=extra_config)
+                     write_config=False, extra=extra, extra_config=extra_config, timing_batch=batch_size)
 
 
 UQ_KINDS = ("dropout", "ensemble", "samples")

@@ -29,7 +29,8 @@ def soft_threshold(x: Tensor, t: float | Tensor) -> Tensor:
 def project_l2_ball(g: Tensor, radius: float | Tensor) -> Tensor:
     """Project gradient fields ``(B, 2, ...)`` pointwise onto ``{|g_i|_2 <= radius}``
     (the dual ball of isotropic TV)."""
-    mag = g.abs().pow(2).sum(1, keepdim=True).sqrt()
+    a = g.abs() if g.is_complex() else g
+    mag = torch.hypot(a[:, 0:1], a[:, 1:2]) if g.shape[1] == 2 else a.square().sum(1, keepdim=True).sqrt()
     return g / (mag / radius).clamp(min=1)
 
 

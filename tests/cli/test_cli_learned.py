@@ -92,14 +92,23 @@ def test_bad_input_is_one_line_exit_2(args, message, capsys, tmp_path, monkeypat
 
 
 def test_demo_compares_classical_and_learned_and_writes_the_report(tmp_path, capsys, monkeypatch):
-    tiny = {"size": 32, "n": 4, "unet_minutes": 0.02, "lpd_minutes": 0.02, "unet": {"width": 4, "depth": 2},
+    tiny = {"size": 32, "n": 4, "batch": 2, "steps_per_epoch": 2, "unet_epochs": 1, "lpd_epochs": 1,
+            "unet": {"width": 4, "depth": 2},
             "lpd": {"width": 8, "iterations": 2}}
     monkeypatch.setitem(demo.DEMO_SETTINGS, True, tiny)
     assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     for method in ("fbp", "tv", "unet", "lpd"):
         assert f"\n{method} " in out
+    assert "at batch size 2 (every method)" in out
     assert (tmp_path / "demo" / "report.html").stat().st_size > 10_000
+    timing = json.loads((tmp_path / "demo" / "timing.json").read_text())
+    for method in ("fbp", "tv", "unet", "lpd"):  # one protocol, the same batch sizes for every method
+        by_batch = timing["timing"][method]
+        assert sorted(by_batch) == ["1", "2"] and by_batch["2"]["batch_size"] == 2 and by_batch["1"]["repeats"] == 5
+        assert by_batch["2"]["minimum"] <= by_batch["2"]["median"] <= by_batch["2"]["maximum"]
+    unet = json.loads((tmp_path / "demo" / "unet" / "metrics.json").read_text())
+    assert unet["training_steps"] == 2 and unet["timing"] == timing["timing"]["unet"]
 
 
 def test_average_of_kept_checkpoints_is_a_run_that_evaluates(tmp_path, capsys):

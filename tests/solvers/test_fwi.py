@@ -87,3 +87,36 @@ def test_fwi_time_budget_shares_the_time_between_bands():
     assert hist.seconds[-1] < 3.0  # one iteration past each band's share at most
     with pytest.raises(InputError, match="seconds"):
         fwi(op, observed, v0, seconds=-1.0, progress=False)
+
+
+def roughness(v: torch.Tensor) -> float:
+    """Mean squared difference between neighbouring cells (m/s)^2."""
+    return float(torch.diff(v, dim=-1).square().mean() + torch.diff(v, dim=-2).square().mean())
+
+
+def test_fwi_smooth_updates_lower_the_roughness_and_fit_the_data():
+    op = crosswell()
+    v0, truth = models()
+    observed = op(truth)
+    options = dict(optimizer="adam", frequencies=(8.0, None), iters_per_band=(4, 4), lr=(0.1, 0.05),
+                   bounds=(1500, 2500), truth=truth, progress=False)
+    rough, hist_rough = fwi(op, observed, v0, **options)
+    smooth, hist = fwi(op, observed, v0, smooth=(1.0, 3.0), **options)
+    assert hist.bands[-1]["misfit_end"] < 0.5 * hist.bands[0]["misfit_start"]
+    assert hist.model_error[-1] < hist.model_error_initial
+    assert roughness(smooth) < 0.5 * roughness(rough)
+
+
+def test_fwi_lbfgs_steps_per_band_and_bad_smoothing():
+    op = crosswell()
+    v0, truth = models()
+    observed = op(truth)
+    _, hist = fwi(op, observed, v0, frequencies=(8.0, None), iters_per_band=3, lr=(0.05, 0.02), smooth=1.0,
+                  bounds=(1500, 2500), truth=truth, progress=False)
+    assert hist.model_error[-1] < hist.model_error_initial
+    with pytest.raises(InputError, match="one per band"):
+        fwi(op, observed, v0, frequencies=(8.0, None), lr=(0.1, 0.05, 0.01), progress=False)
+    with pytest.raises(InputError, match="smooth"):
+        fwi(op, observed, v0, smooth=-1.0, progress=False)
+    with pytest.raises(InputError, match="smooth"):
+        fwi(op, observed, v0, smooth=(1.0, 2.0, 3.0), progress=False)

@@ -69,7 +69,7 @@ def objective(op, y, lam, x):
 def test_tv_pdhg_and_admm_reach_the_same_minimum():
     op, x, y = tv_problem()
     lam = 0.02
-    a, ha = solvers.tv_pdhg(op, y, lam, iters=3000, tol=1e-9)
+    a, ha = solvers.tv_pdhg(op, y, lam, iters=1000, tol=1e-9)
     b, hb = solvers.tv_admm(op, y, lam, iters=400, cg_iters=20, tol=1e-9)
     fa, fb = objective(op, y, lam, a), objective(op, y, lam, b)
     assert abs(fa - fb) / fa < 1e-3
@@ -160,9 +160,9 @@ def test_progress_bar_context(capsys):
 def test_diagonal_preconditioning_reaches_the_same_tv_minimum():
     op, x, y = tv_problem()
     assert op.nonnegative
-    a, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=False)
-    b, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=True, adaptive=False)
-    c, _ = solvers.tv_pdhg(op, y, 0.02, iters=3000, tol=1e-10, preconditioned=True, adaptive=True)
+    a, _ = solvers.tv_pdhg(op, y, 0.02, iters=1000, tol=1e-8, preconditioned=False)
+    b, _ = solvers.tv_pdhg(op, y, 0.02, iters=1000, tol=1e-8, preconditioned=True, adaptive=False)
+    c, _ = solvers.tv_pdhg(op, y, 0.02, iters=1000, tol=1e-8, preconditioned=True, adaptive=True)
     fa, fb, fc = (objective(op, y, 0.02, t) for t in (a, b, c))
     assert abs(fa - fb) / fa < 1e-4 and abs(fa - fc) / fa < 1e-4
     # rays that miss the image (zero rows of a CT matrix) must not switch the step adaptation off

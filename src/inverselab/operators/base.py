@@ -228,6 +228,35 @@ class LinearOperator(Operator):
     def _normal(self, x: Tensor) -> Tensor:
         return self._adjoint(self._forward(x))
 
+    #: True where :meth:`normal_solve` has a closed form (operators diagonal in a fast
+    #: transform: circular blurs, masks, single-coil Cartesian MRI).
+    exact_normal_solve: bool = False
+
+    def normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        """Solve ``(A^H A + shift I) x = b`` exactly (only where :attr:`exact_normal_solve`).
+
+        Parameters
+        ----------
+        b : Tensor
+            Right-hand sides ``(B, *domain_shape)``.
+        shift : float
+            ``> 0``.
+
+        Returns
+        -------
+        Tensor
+            ``x``, shaped like ``b``.
+        """
+        if not self.exact_normal_solve:
+            raise InputError(f"{self.name} has no closed-form (A^H A + s I)^-1: solve it iteratively (cg)")
+        if not (isinstance(shift, (int, float)) and math.isfinite(shift) and shift > 0):
+            raise InputError(f"shift must be a finite number > 0, got {shift!r}")
+        b = self._check(b, self.domain_shape, self.domain_complex, "right-hand side")
+        return self._normal_solve(b, float(shift))
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        raise NotImplementedError
+
     @property
     def H(self) -> LinearOperator:
         """The adjoint as an operator."""
@@ -421,6 +450,14 @@ class _Scaled(LinearOperator):
     def norm(self, *args, **kwargs) -> float:
         return abs(self.c) * self.op.norm(*args, **kwargs)
 
+    @property
+    def exact_normal_solve(self) -> bool:
+        return self.op.exact_normal_solve and self.c != 0
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        c2 = abs(self.c) ** 2  # (|c|^2 A^H A + s I)^-1 = (A^H A + (s / |c|^2) I)^-1 / |c|^2
+        return self.op._normal_solve(b, shift / c2) / c2
+
 
 class _AutogradLinear(LinearOperator):
     def __init__(self, fn, domain_shape, range_shape, domain_complex, range_complex) -> None:
@@ -459,6 +496,11 @@ class Identity(LinearOperator):
 
     def norm(self, *args, **kwargs) -> float:
         return 1.0
+
+    exact_normal_solve = True
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        return b / (1 + shift)
 
 
 class Diagonal(LinearOperator):
@@ -500,6 +542,11 @@ class Diagonal(LinearOperator):
 
     def norm(self, *args, **kwargs) -> float:
         return float(self.weights.abs().max())
+
+    exact_normal_solve = True
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        return b / (self._w(b).abs().square() + shift)
 
 
 class Stacked(LinearOperator):

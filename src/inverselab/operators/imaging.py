@@ -148,6 +148,17 @@ class Blur(_FourierFilter):
             return float(self.transfer.abs().max())
         return super().norm(*args, **kwargs)
 
+    @property
+    def exact_normal_solve(self) -> bool:
+        return self.boundary == "circular"
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        key = (b.dtype, b.device)
+        cache = self.__dict__.setdefault("_power_cache", {})  # |H|^2 per dtype and device
+        if key not in cache:
+            cache[key] = self._transfer(b).abs().square()
+        return torch.fft.irfft2(torch.fft.rfft2(b).div_(cache[key] + shift), s=b.shape[-2:])
+
 
 class Inpainting(LinearOperator):
     """Pixel masking ``y = m * x``: missing pixels are zero in the measurement.
@@ -199,6 +210,11 @@ class Inpainting(LinearOperator):
 
     def norm(self, *args, **kwargs) -> float:
         return float(self.mask.max())
+
+    exact_normal_solve = True
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        return b / (self._m(b) + shift)  # the mask is 0/1: m^2 = m
 
 
 class Downsampling(_FourierFilter):

@@ -128,6 +128,13 @@ class CartesianMRI(LinearOperator):
             return float(self.mask.max())
         return super().norm(*args, **kwargs)
 
+    @property
+    def exact_normal_solve(self) -> bool:
+        return self.sensitivities is None
+
+    def _normal_solve(self, b: Tensor, shift: float) -> Tensor:
+        return ifft2c(fft2c(b) / (self._m(b) + shift))
+
 
 def _center_columns(width: int, center_fraction: float) -> np.ndarray:
     n_center = max(1, round(width * center_fraction))

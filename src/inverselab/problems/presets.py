@@ -2,9 +2,10 @@
 
 Default hyper-parameters of the classical methods were chosen by a sweep on seeds disjoint
 from the evaluation seeds (``benchmarks/tune_defaults.py``); they are reasonable starting
-points, not optimal for every override. The TV presets use a fixed PDHG step balance
-(``step_ratio``), chosen for the best PSNR after their 300 iterations (not for the fastest
-convergence of the objective); ``tv_pdhg`` called directly balances its steps adaptively.
+points, not optimal for every override. The TV presets use PDHG's linearized data step with a
+fixed step balance (``step_ratio``), chosen for the best PSNR after their 300 iterations (not
+for the fastest convergence of the objective); ``tv_pdhg`` called directly picks its data step
+and step balance by rule.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def _ct_problem(
         methods={
             "fbp": {"filter": "hann"},
             "tikhonov": {"lam": 150.0, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 6.0, "iters": 300, "bounds": (0.0, None), "step_ratio": 3.0, "adaptive": False},
+            "tv": {"lam": 6.0, "iters": 300, "bounds": (0.0, None), "step_ratio": 3.0, "adaptive": False,
+                   "data_step": "linearized"},
             "wavelet": {"lam": wavelet_lam, "iters": 300},
         },
         default_method="tv",
@@ -216,7 +218,8 @@ def mri(
         config={},
         methods={
             "tikhonov": {"lam": 0.005, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 0.005, "iters": 300, "step_ratio": 10.0, "adaptive": False},
+            "tv": {"lam": 0.005, "iters": 300, "step_ratio": 10.0, "adaptive": False,
+                   "data_step": "linearized"},
             "wavelet": {"lam": 0.002, "iters": 300},
         },
         default_method="tv",
@@ -245,7 +248,8 @@ def deblur(
         config={},
         methods={
             "tikhonov": {"lam": 0.1, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 0.002, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 1.0, "adaptive": False},
+            "tv": {"lam": 0.002, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 1.0, "adaptive": False,
+                   "data_step": "linearized"},
             "wavelet": {"lam": 0.0025, "iters": 300},
         },
         default_method="tv",
@@ -265,7 +269,8 @@ def denoise(size: int = 128, noise: float = 0.03, phantom: str = "natural") -> P
         truth_sampler=_sampler(phantom, size),
         baseline_fn=lambda y: y.clone(),
         config={},
-        methods={"tv": {"lam": 0.03, "iters": 300, "bounds": (0.0, 1.0)}, "wavelet": {"lam": 0.03, "iters": 100}},
+        methods={"tv": {"lam": 0.03, "iters": 300, "bounds": (0.0, 1.0), "adaptive": True,
+                        "data_step": "linearized"}, "wavelet": {"lam": 0.03, "iters": 100}},
         default_method="tv",
     )
 
@@ -286,7 +291,8 @@ def inpaint(
         config={},
         methods={
             "tikhonov": {"lam": 0.1, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 0.004, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 10.0, "adaptive": False},
+            "tv": {"lam": 0.004, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 10.0, "adaptive": False,
+                   "data_step": "linearized"},
             "wavelet": {"lam": 0.01, "iters": 300},
         },
         default_method="tv",
@@ -310,7 +316,8 @@ def superres(
         config={},
         methods={
             "tikhonov": {"lam": 0.1, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 0.0025, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 1.0, "adaptive": False},
+            "tv": {"lam": 0.0025, "iters": 300, "bounds": (0.0, 1.0), "step_ratio": 1.0, "adaptive": False,
+                   "data_step": "linearized"},
             "wavelet": {"lam": 0.005, "iters": 300},
         },
         default_method="tv",
@@ -339,7 +346,8 @@ def cs(
         config={},
         methods={
             "tikhonov": {"lam": 0.02, "reg": "gradient", "iters": 100},
-            "tv": {"lam": 0.01, "iters": 300, "bounds": (0.0, None), "step_ratio": 10.0, "adaptive": False},
+            "tv": {"lam": 0.01, "iters": 300, "bounds": (0.0, None), "step_ratio": 10.0, "adaptive": False,
+                   "data_step": "linearized"},
             "wavelet": {"lam": 0.04, "iters": 300},
         },
         default_method="tv",

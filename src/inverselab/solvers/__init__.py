@@ -6,7 +6,7 @@ Every solver takes an operator and a batch of measurements and returns ``(x, His
 from .analytic import fill_missing, upsample, wiener
 from .fwi import FWIHistory, fwi
 from .generative import generative_prior
-from .history import History, progress
+from .history import History, progress, record_objective
 from .linear import cg, lsqr, tikhonov
 from .nonlinear import minimize
 from .proximal import fista, tv_admm, tv_pdhg, wavelet_fista
@@ -22,6 +22,7 @@ __all__ = [
     "lsqr",
     "minimize",
     "progress",
+    "record_objective",
     "tikhonov",
     "tv_admm",
     "tv_pdhg",

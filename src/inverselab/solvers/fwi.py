@@ -16,10 +16,16 @@ with a zero target, so ``minimize`` sees the normalised least-squares misfit
   band's corner frequency (``None``: the full band).
 * **Bounds** by reparametrisation: ``v = lo + (hi - lo) * sigmoid(z)``, so every iterate is
   inside ``(lo, hi)`` with no projection, and cells listed in ``fixed`` (e.g. a water layer)
-  stay at ``v0``. The optimiser works on ``u = z / kappa``: for L-BFGS ``kappa`` is chosen so
-  that its first trial step (which PyTorch normalises to unit L1 norm) moves the logit of an
-  updated cell by ``lr`` on average, so the line search does not have to grow the step from
-  ~1e-5; for Adam ``kappa = 1`` and ``lr`` is the step in ``z`` directly.
+  stay at ``v0``. The optimiser works on ``u`` with ``z = logit(v0) + kappa S(u)``, starting
+  at ``u = 0``: for L-BFGS ``kappa`` is chosen so that its first trial step (which PyTorch
+  normalises to unit L1 norm) moves the logit of an updated cell by ``lr`` on average, so the
+  line search does not have to grow the step from ~1e-5; for Adam ``kappa = 1`` and ``lr`` is
+  the step in ``z`` directly.
+* **Smooth updates** (``smooth``): ``S`` is a separable Gaussian blur, so every update of the
+  logit is smooth on that scale whatever the optimiser does cell by cell (Adam normalises each
+  cell's step, which otherwise turns the weak, noisy gradient of poorly illuminated cells into
+  full-size steps), and the gradient is the blurred gradient; anisotropic widths
+  ``(sigma_z, sigma_x)`` suit layered media (wide along the layers, narrow across them).
 * **Mini-batches of shots** (Adam only): a new random subset of ``shots_per_batch`` shots is
   drawn for every iteration (seeded).
 * The history records the misfit of every iterate (for mini-batches, of the current batch),
@@ -94,20 +100,53 @@ class FWIHistory(History):
 
 
 class _Bounded(Operator):
-    """``u -> v``: ``lo + (hi - lo) sigmoid(kappa u)`` where free, ``v0`` where fixed
-    (``kappa`` a number or a tensor broadcasting against the model, e.g. a depth weight)."""
+    """``u -> v``: ``lo + (hi - lo) sigmoid(z0 + kappa S(u))`` where free, ``v0`` where fixed.
 
-    def __init__(self, v0: Tensor, lo: float, hi: float, free: Tensor, kappa: float | Tensor) -> None:
+    ``z0`` is the logit of ``v0`` (so ``u = 0`` is ``v0``), ``S`` a separable Gaussian blur of
+    standard deviations ``smooth = (sigma_z, sigma_x)`` cells (the identity for zeros) and
+    ``kappa`` a number or a tensor broadcasting against the model (e.g. a depth weight).
+    """
+
+    def __init__(self, v0: Tensor, lo: float, hi: float, free: Tensor, kappa: float | Tensor,
+                 smooth: tuple[float, float] = (0.0, 0.0)) -> None:
         super().__init__(v0.shape[1:], v0.shape[1:])
         self.v0, self.lo, self.hi, self.free, self.kappa = v0, lo, hi, free, kappa
+        p = ((v0 - lo) / (hi - lo)).clamp(1e-6, 1 - 1e-6)
+        self.z0 = torch.where(free, torch.logit(p), torch.zeros_like(v0))
+        self.kernels = [_gaussian(s, v0.dtype, v0.device) for s in smooth]
+
+    def _blur(self, u: Tensor) -> Tensor:
+        for axis, kernel in zip((-2, -1), self.kernels):
+            if kernel is None:
+                continue
+            r = kernel.numel() // 2
+            x = u.movedim(axis, -1)
+            shape = x.shape
+            x = torch.nn.functional.pad(x.reshape(-1, 1, shape[-1]), (r, r), mode="replicate")
+            u = torch.nn.functional.conv1d(x, kernel.view(1, 1, -1)).reshape(shape).movedim(-1, axis)
+        return u
 
     def _forward(self, u: Tensor) -> Tensor:
-        v = self.lo + (self.hi - self.lo) * torch.sigmoid(self.kappa * u)
+        v = self.lo + (self.hi - self.lo) * torch.sigmoid(self.z0 + self.kappa * self._blur(u))
         return torch.where(self.free, v, self.v0)
 
-    def inverse(self, v: Tensor) -> Tensor:
-        p = ((v - self.lo) / (self.hi - self.lo)).clamp(1e-6, 1 - 1e-6)
-        return torch.where(self.free, torch.logit(p) / self.kappa, torch.zeros_like(v))
+
+def _gaussian(sigma: float, dtype: torch.dtype, device) -> Tensor | None:
+    """A normalised Gaussian kernel of standard deviation ``sigma`` cells (radius ``3 sigma``),
+    or None for ``sigma = 0``."""
+    if sigma == 0:
+        return None
+    r = max(1, math.ceil(3 * sigma))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=dtype, device=device) / sigma) ** 2)
+    return k / k.sum()
+
+
+def _smoothing(smooth) -> tuple[float, float]:
+    """``smooth`` as ``(sigma_z, sigma_x)`` in cells: one number for both axes, or a pair."""
+    pair = smooth if isinstance(smooth, (tuple, list)) else (smooth, smooth)
+    if len(pair) != 2 or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in pair):
+        raise InputError(f"smooth must be a number of cells or a pair (sigma_z, sigma_x), got {smooth!r}")
+    return tuple(check_nonnegative("smooth", float(s)) for s in pair)
 
 
 class _BandResidual(Operator):
@@ -182,7 +221,8 @@ def fwi(
     frequencies: Sequence[float | None] = (None,),
     iters_per_band: int | Sequence[int] = 20,
     optimizer: str = "lbfgs",
-    lr: float = 0.05,
+    lr: float | Sequence[float] = 0.05,
+    smooth: float | tuple[float, float] = 0.0,
     bounds: tuple[float, float] | None = None,
     reg: str | Callable[[Tensor], Tensor] | None = None,
     lam: float = 0.0,
@@ -214,10 +254,15 @@ def fwi(
         Iterations per band (one number for all bands, or one per band).
     optimizer : {"lbfgs", "adam"}
         L-BFGS with a strong-Wolfe line search (restarted at each band) or Adam.
-    lr : float
+    lr : float or sequence of float
         Step in the logit variable ``z`` (``v = lo + (hi - lo) sigmoid(z)``; a mid-range
         cell moves by about ``lr * (hi - lo) / 4`` m/s): Adam's step, or the mean size of
-        L-BFGS's first trial step in each band.
+        L-BFGS's first trial step in each band (one number for all bands, or one per band,
+        e.g. decreasing steps as the bands widen).
+    smooth : float or (float, float)
+        Standard deviation in cells of the Gaussian blur of the update, one for both axes or
+        ``(sigma_z, sigma_x)``; 0 (default) updates cell by cell. With L-BFGS ``kappa``
+        assumes unblurred steps, so its first trial step is smaller.
     bounds : (float, float), optional
         ``(vmin, vmax)`` in m/s. Default: ``(0.75 min(v0), 1.5 max(v0))``.
     reg : {"tikhonov", "smoothness", "tv"} or callable, optional
@@ -231,7 +276,7 @@ def fwi(
     shots_per_batch : int, optional
         Shots per iteration, drawn at random without replacement each iteration (Adam only).
     depth_weight : float
-        Depth preconditioning exponent ``p``: the logit is ``z = kappa w u`` with
+        Depth preconditioning exponent ``p``: the logit is ``z = logit(v0) + kappa w S(u)`` with
         ``w ~ (row + 1)^p`` (mean 1 over the updated cells), so gradient steps are scaled by
         ``w^2 ~ depth^(2p)``; ``p = 0.5`` compensates the ``1 / depth`` decay of the gradient
         from geometric spreading in 2-D. 0 disables.
@@ -273,7 +318,6 @@ def fwi(
             )
     observed = observed.to(v0.dtype)
     check_choice("optimizer", optimizer, ("lbfgs", "adam"))
-    check_positive("lr", lr)
     check_nonnegative("lam", lam)
     bands = [_band(f) for f in (frequencies if isinstance(frequencies, (list, tuple)) else [frequencies])]
     if not bands:
@@ -282,6 +326,11 @@ def fwi(
     if len(per_band) != len(bands):
         raise InputError(f"iters_per_band must be an int >= 1 or one per band ({len(bands)}), got {iters_per_band!r}")
     iters = [check_count("iters_per_band", n) for n in per_band]
+    steps = list(lr) if isinstance(lr, (list, tuple)) else [lr] * len(bands)
+    if len(steps) != len(bands):
+        raise InputError(f"lr must be a number > 0 or one per band ({len(bands)}), got {lr!r}")
+    steps = [check_positive("lr", step) for step in steps]
+    sigmas = _smoothing(smooth)
     if seconds is not None:
         check_positive("seconds", seconds)
     seed = check_count("seed", seed, 0)
@@ -301,9 +350,12 @@ def fwi(
         raise InputError(f"bounds must be a pair (vmin, vmax) in m/s, got {bounds!r}")
     default_hi = getattr(op, "max_velocity", None) or 1.5 * float(v0.max())
     try:
-        lo, hi = (float(d if b is None or b == "none" else b) for b, d in zip(bounds, (0.75 * float(v0.min()), default_hi)))
+        defaults = (0.75 * float(v0.min()), default_hi)
+        lo, hi = (float(d if b is None or b == "none" else b) for b, d in zip(bounds, defaults))
     except (TypeError, ValueError):
-        raise InputError(f"bounds must be two numbers (vmin, vmax) in m/s (None: the default), got {bounds!r}") from None
+        raise InputError(
+            f"bounds must be two numbers (vmin, vmax) in m/s (None: the default), got {bounds!r}"
+        ) from None
     if not 0 < lo < hi:
         raise InputError(f"bounds must satisfy 0 < vmin < vmax, got {bounds!r}")
     free = _fixed_mask(fixed, op.domain_shape, v0.device).expand_as(v0)
@@ -325,13 +377,13 @@ def fwi(
     if not isinstance(depth_weight, (int, float)) or not math.isfinite(depth_weight):
         raise InputError(f"depth_weight must be a finite number (0 disables), got {depth_weight!r}")
     n_free = max(1, int(free.sum()))  # L-BFGS normalises its first step over the whole batch
-    kappa = n_free * lr if optimizer == "lbfgs" else 1.0
+    kappa = n_free if optimizer == "lbfgs" else 1.0  # times each band's lr for L-BFGS
     if depth_weight:
         rows = torch.arange(1, op.domain_shape[0] + 1, dtype=v0.dtype, device=v0.device)[:, None]
         w = rows.expand(op.domain_shape) ** float(depth_weight)
         kappa = kappa * w / w[free[0]].mean()
-    param = _Bounded(v0.detach(), lo, hi, free, kappa)
-    u = param.inverse(v0.detach())
+    param = _Bounded(v0.detach(), lo, hi, free, kappa * (steps[0] if optimizer == "lbfgs" else 1.0), sigmas)
+    u = torch.zeros_like(v0)
     reg_u = None if reg_fn is None else (lambda x: reg_fn(param(x)))
     truth_norm = None if truth is None else batch_norm(truth).clamp(min=1e-30)
 
@@ -353,6 +405,9 @@ def fwi(
     try:
         for i, (f_cut, n_iter) in enumerate(zip(bands, iters)):
             band_start = time.perf_counter()
+            if optimizer == "lbfgs" and i:  # this band's first trial step: same iterate, new kappa
+                u = u * (steps[i - 1] / steps[i])
+                param.kappa = kappa * steps[i]
             band_seconds = math.inf if seconds is None else (seconds - (band_start - start)) * n_iter / sum(iters[i:])
             residual = _BandResidual(op, observed, dt, f_cut, draw())
             target = torch.zeros((v0.shape[0], *residual.range_shape), dtype=v0.dtype, device=v0.device)
@@ -366,7 +421,8 @@ def fwi(
                     history.model_error.append(model_error(param(x)))
                 history.seconds.append(time.perf_counter() - start)
                 if bar is not None:
-                    post = {"band": "full" if f_cut is None else f"{f_cut:g}Hz", "misfit": f"{history.objective[-1]:.4f}"}
+                    band = "full" if f_cut is None else f"{f_cut:g}Hz"
+                    post = {"band": band, "misfit": f"{history.objective[-1]:.4f}"}
                     if history.model_error:
                         post["model_err"] = f"{history.model_error[-1]:.4f}"
                     bar.set_postfix(post, refresh=False)
@@ -384,7 +440,7 @@ def fwi(
                     method=optimizer,
                     iters=n_iter,
                     tol=0.0,
-                    lr=lr,
+                    lr=steps[i],
                     callback=callback,
                 )
             if hist.objective:

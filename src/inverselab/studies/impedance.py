@@ -252,9 +252,9 @@ def invert_impedance(
 
     if not nonlinear:
         if reg == "tv":
-            m, history = tv_pdhg(
+            m, history = tv_pdhg(  # residual balancing suits this short convolution best
                 linear, d, lam, iters=iters, tol=1e-6 if tol is None else tol, x0=m0, truth=truth,
-                data_range=data_range,
+                data_range=data_range, adaptive=True, step_ratio=1.0,
             )
         else:
             residual = d - linear(m0)
