@@ -34,6 +34,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import astra
 import deepinv as dinv
@@ -52,6 +53,7 @@ Angles = int | Sequence[float] | np.ndarray
 
 __all__ = [
     "AstraParallel",
+    "astra_fan_beam",
     "SkimageParallel",
     "DeepinvParallel",
     "DeepinvTomography",
@@ -191,6 +193,74 @@ class AstraParallel:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def astra_fan_beam(
+    n: int,
+    angles: Sequence[float] | np.ndarray,
+    n_detectors: int,
+    source_origin: float,
+    source_detector: float,
+    detector_spacing: float,
+) -> SimpleNamespace:
+    """ASTRA's CPU flat-detector fan beam (``fanflat`` geometry, ``line_fanflat`` projector) in
+    the geometry of :class:`inverselab.operators.FanBeam2D` (pixel size 1, no detector offset).
+
+    ASTRA's ``fanflat`` convention is ours: source at ``source_origin (sin, -cos)``, detector
+    centre at ``(source_detector - source_origin) (-sin, cos)``, detector axis ``(cos, sin)``.
+    As for :class:`AstraParallel`, the projector, one volume and one sinogram buffer and the FP
+    and BP algorithm objects are created once.
+
+    Parameters
+    ----------
+    n : int
+        Image side (``n x n`` pixels of size 1).
+    angles : sequence of float
+        Source angles in radians.
+    n_detectors : int
+        Detector elements.
+    source_origin, source_detector : float
+        Distances from the source to the rotation axis and to the detector (pixels).
+    detector_spacing : float
+        Element width on the detector (pixels).
+
+    Returns
+    -------
+    SimpleNamespace
+        ``forward(img) -> sino``, ``adjoint(sino) -> img`` (float32 numpy arrays ``(n, n)`` and
+        ``(n_angles, n_detectors)``) and ``close()``, which frees the ASTRA objects.
+    """
+    vol_geom = astra.create_vol_geom(int(n), int(n))
+    proj_geom = astra.create_proj_geom(
+        "fanflat",
+        float(detector_spacing),
+        int(n_detectors),
+        angles_radians(angles),
+        float(source_origin),
+        float(source_detector - source_origin),
+    )
+    projector = astra.create_projector("line_fanflat", proj_geom, vol_geom)
+    vol = astra.data2d.create("-vol", vol_geom, 0.0)
+    sino = astra.data2d.create("-sino", proj_geom, 0.0)
+
+    def algorithm(kind: str, **data: int) -> int:
+        config = astra.astra_dict(kind)
+        config.update(ProjectorId=projector, **data)
+        return astra.algorithm.create(config)
+
+    fp = algorithm("FP", VolumeDataId=vol, ProjectionDataId=sino)
+    bp = algorithm("BP", ProjectionDataId=sino, ReconstructionDataId=vol)
+
+    def run(algorithm_id: int, source: int, data: np.ndarray, target: int) -> np.ndarray:
+        astra.data2d.store(source, np.ascontiguousarray(data, dtype=np.float32))
+        astra.algorithm.run(algorithm_id)
+        return astra.data2d.get(target)
+
+    return SimpleNamespace(
+        forward=lambda img: run(fp, vol, img, sino),
+        adjoint=lambda y: run(bp, sino, y, vol),
+        close=lambda: _astra_free([fp, bp], [vol, sino], projector),
+    )
 
 
 # -- scikit-image ------------------------------------------------------------------------------

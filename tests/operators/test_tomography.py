@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -185,13 +188,16 @@ def test_matrix_free_adjoint_is_exact(geometry, device):
     torch.testing.assert_close(x.grad, op.adjoint(r))
 
 
-def test_storage_auto_switches_to_matrix_free_for_large_scans():
-    """512^2 with 512 views would store ~6 GB of weights: 'auto' goes matrix-free (and
-    constructing the operator builds nothing)."""
-    assert ParallelBeam2D(64, 30).storage == "matrix"
-    big = ParallelBeam2D(512, 512)
-    assert big.storage == "matrix-free" and big.fbp_storage == "matrix-free"
-    assert big.config()["storage"] == "matrix-free"
+def test_storage_auto_is_matrix_free_on_cpu_and_stores_small_matrices_elsewhere():
+    """'auto' runs the compiled kernels on CPU (as fast as the stored matrix, with nothing to
+    build); on other devices it stores the matrix while it fits in MATRIX_BUDGET: 512^2 with
+    512 views would store ~6 GB of weights (and constructing the operator builds nothing)."""
+    small, big = ParallelBeam2D(64, 30), ParallelBeam2D(512, 512)
+    assert small.storage == "matrix-free" and small.config()["storage"] == "matrix-free"
+    assert small._storage_on(torch.device("cuda")) == "matrix"
+    assert ParallelBeam2D(64, 30, storage="matrix").storage == "matrix"
+    assert big._storage_on(torch.device("cuda")) == "matrix-free" and big.fbp_storage == "matrix-free"
+    assert big._master is None and not big._cache
     with pytest.raises(InputError, match="storage"):
         ParallelBeam2D(32, 10, storage="dense")
 
@@ -220,3 +226,138 @@ def test_matrix_free_is_independent_of_the_thread_split(threads):
         torch.set_num_threads(before)
     for a, b in pairs:
         assert float((a - b).norm() / b.norm()) < 1e-6
+
+
+# -- compiled CPU kernels of the matrix-free projector ----------------------------------------------
+COMPILED = {
+    "parallel": lambda shape, views, storage="matrix-free": ParallelBeam2D(shape, views, storage=storage),
+    "fan": lambda shape, views, storage="matrix-free": FanBeam2D(shape, views, storage=storage),
+    "fan-offset": lambda shape, views, storage="matrix-free": FanBeam2D(
+        shape, views, detector_offset=2.7, storage=storage
+    ),
+    "parallel-offset": lambda shape, views, storage="matrix-free": ParallelBeam2D(
+        shape, views, detector_offset=-3.1, storage=storage
+    ),
+}
+
+
+def _pair(op, batch, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, *op.domain_shape, generator=g, dtype=torch.float64).to(dtype)
+    y = torch.rand(batch, *op.range_shape, generator=g, dtype=torch.float64).to(dtype)
+    return x, y
+
+
+def _relative(a, b):
+    return float((a - b).double().norm() / b.double().norm())
+
+
+@pytest.mark.parametrize("geometry", COMPILED)
+@pytest.mark.parametrize("shape", [(20, 20), (33, 26)])
+def test_compiled_adjoint_is_exact(geometry, shape):
+    op = COMPILED[geometry](shape, 13)
+    assert dottest(op, dtype=torch.float64) < 1e-10
+
+
+@pytest.mark.parametrize("geometry", COMPILED)
+def test_compiled_equals_stored_matrix(geometry):
+    """The kernels and the stored matrix hold the same weights: they agree to the rounding of
+    the input's precision (float64 inputs get float64 weights)."""
+    shape = (30, 37)
+    free = COMPILED[geometry](shape, 11)
+    stored = COMPILED[geometry](shape, 11, "matrix")
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float64, 1e-12)):
+        x, y = _pair(free, 2, dtype)
+        assert _relative(free(x), stored(x)) < tol
+        assert _relative(free.adjoint(y), stored.adjoint(y)) < tol
+    assert free.nnz == stored._matrix(x)[0].values().numel()
+
+
+def test_compiled_equals_grid_sampler_path():
+    """The compiled kernels (CPU) and the grid_sample path (CUDA) compute the same matrix."""
+    op = FanBeam2D((28, 35), 9, detector_offset=1.7, storage="matrix-free")
+    x, y = _pair(op, 2, torch.float64)
+    assert _relative(op(x), op._grid_project(x)) < 1e-12
+    assert _relative(op.adjoint(y), op._grid_backproject(y)) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_compiled_batch_equals_single_calls(dtype):
+    op = FanBeam2D((24, 31), 7, storage="matrix-free")
+    x, y = _pair(op, 3, dtype)
+    ax, aty = op(x), op.adjoint(y)
+    assert ax.dtype == aty.dtype == dtype
+    for i in range(3):
+        torch.testing.assert_close(op(x[i : i + 1]), ax[i : i + 1], rtol=0, atol=0)
+        torch.testing.assert_close(op.adjoint(y[i : i + 1]), aty[i : i + 1], rtol=0, atol=0)
+
+
+def test_compiled_results_do_not_depend_on_the_thread_count():
+    op = FanBeam2D((26, 21), 8, detector_offset=-0.8, storage="matrix-free")
+    x, y = _pair(op, 2, torch.float32)
+    before = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            results.append((op(x), op.adjoint(y)))
+    finally:
+        torch.set_num_threads(before)
+    for ax, aty in results[1:]:
+        torch.testing.assert_close(ax, results[0][0], rtol=0, atol=0)
+        torch.testing.assert_close(aty, results[0][1], rtol=0, atol=0)
+
+
+def test_compiled_gradients_are_the_other_direction():
+    op = ParallelBeam2D((22, 27), 10, detector_offset=0.6, storage="matrix-free")
+    x, y = (t.requires_grad_() for t in _pair(op, 2, torch.float64))
+    up_x, up_y = _pair(op, 2, torch.float64, seed=1)  # upstream gradients of A^T y and A x
+    (op(x) * up_y).sum().backward()
+    (op.adjoint(y) * up_x).sum().backward()
+    torch.testing.assert_close(x.grad, op.adjoint(up_y), rtol=1e-13, atol=0)
+    torch.testing.assert_close(y.grad, op(up_x), rtol=1e-13, atol=0)
+
+
+def test_rays_that_miss_the_image_give_zero():
+    """Detector elements far off the image: their rays cross no pixel (in the forward) and
+    spread nothing (in the adjoint); the others are unaffected."""
+    n = 16
+    op = ParallelBeam2D(n, torch.tensor([0.3, 1.2]), n_detectors=40, storage="matrix-free")
+    x = torch.rand(1, *op.domain_shape, dtype=torch.float64)
+    y = op(x)[0, 0]
+    u = torch.as_tensor(op._detector_positions())
+    missed = u.abs() > n / math.sqrt(2) + 1
+    assert missed.any() and (~missed).any()
+    assert (y[:, missed] == 0).all() and (y[:, ~missed] > 0).any()
+    only_missed = torch.zeros_like(y)
+    only_missed[:, missed] = 1.0
+    assert (op.adjoint(only_missed[None, None]) == 0).all()
+    far = ParallelBeam2D(n, 3, n_detectors=4, detector_offset=50.0, storage="matrix-free")
+    assert (far(x) == 0).all() and far.nnz == 0
+
+
+def test_compiled_kernels_are_imported_on_first_use():
+    """Importing the package or building an operator does not load Numba."""
+    code = (
+        "import sys\n"
+        "from inverselab.operators import ParallelBeam2D\n"
+        "ParallelBeam2D(16, 4, storage='matrix-free')\n"
+        "assert 'numba' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _project_in_child(op_and_x):
+    op, x = op_and_x
+    return op(x)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_compiled_kernels_run_in_forked_processes():
+    """Processes forked after a projection (e.g. DataLoader workers) can project too."""
+    op = ParallelBeam2D(20, 6, storage="matrix-free")
+    x = torch.rand(1, *op.domain_shape, dtype=torch.float64)
+    expected = op(x)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        (got,) = pool.map(_project_in_child, [(op, x)])
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
