@@ -22,7 +22,7 @@ deblur   256x256 camera, Gaussian blur sigma 2 (15x15), circular, noise 0.01 (va
 inpaint  256x256 camera, half the pixels kept at random, noise 0.01 (validation: astronaut);
          deepinv's ``Inpainting``.
 mri      256x256 camera (complex), 8 simulated coils, 4x random column mask, noise 0.01
-         (validation: astronaut); inverselab's operator in deepinv (CG data step).
+         (validation: astronaut); inverselab's operator in deepinv (normalised; CG data step).
 
 ``lam`` is the best-PSNR weight of a sweep on the validation data. ``F*`` is the lowest value
 any run reaches, including a long float64 run of inverselab's solver. The primary metric is
@@ -71,10 +71,11 @@ class Problem:
     val_truth: Tensor
     val_y: Tensor
     lams: tuple[float, ...]
-    physics: Callable[[int], object]  # CG length -> deepinv physics
+    physics: Callable[[int], object]  # CG length -> deepinv physics (divided by peer_scale)
     exact_peer: bool  # deepinv's data step is exact (no CG length to tune)
     real: bool  # PGD/FISTA with deepinv's TV prior apply
     iters: int  # iteration cap of each run
+    peer_scale: float = 1.0  # deepinv runs on A / peer_scale, y / peer_scale, lam / peer_scale^2
 
 
 def _noisy(op, x: Tensor, sigma: float, relative: bool, seed: int) -> Tensor:
@@ -89,8 +90,10 @@ def build(name: str) -> Problem:
         op = ParallelBeam2D(n, peers.angles_radians(views), det)
         truth = torch.from_numpy(peers._phantom(n))[None, None].double()
         val = random_ellipses(1, n, seed=7)
+        scale = op.norm()
         return Problem(name, op, truth, _noisy(op, truth, 0.01, True, 1), val, _noisy(op, val, 0.01, True, 2),
-                       (0.1, 0.3, 1.0, 3.0, 10.0), lambda cg: peers_tv.OperatorPhysics(op, cg), False, True, 2000)
+                       (0.1, 0.3, 1.0, 3.0, 10.0), lambda cg: peers_tv.OperatorPhysics(op, cg, scale=scale), False,
+                       True, 2000, scale)
     image, val = natural_image("camera", 256).double(), natural_image("astronaut", 256).double()
     if name == "deblur":
         kernel = gaussian_kernel(2.0, 15)
@@ -109,8 +112,10 @@ def build(name: str) -> Problem:
         mask = random_mask_1d((256, 256), 4.0, seed=0)
         op = CartesianMRI(mask, sensitivities=coil_sensitivities(8, (256, 256)))
         image, val = image.to(torch.complex128), val.to(torch.complex128)
+        scale = op.norm()
         return Problem(name, op, image, _noisy(op, image, 0.01, False, 1), val, _noisy(op, val, 0.01, False, 2),
-                       (3e-4, 1e-3, 3e-3, 1e-2), lambda cg: peers_tv.OperatorPhysics(op, cg), False, False, 1500)
+                       (3e-4, 1e-3, 3e-3, 1e-2), lambda cg: peers_tv.OperatorPhysics(op, cg, scale=scale), False,
+                       False, 1500, scale)
     raise ValueError(f"unknown problem {name!r}")
 
 
@@ -166,20 +171,21 @@ def _score_trace(p: Problem, trace: peers_tv.Trace, f: Callable, truth: Tensor) 
 
 
 def _peer_y(p: Problem, y: Tensor) -> Tensor:
-    ys = _single(y)
+    ys = _single(y) / p.peer_scale
     return torch.view_as_real(ys).contiguous() if ys.is_complex() else ys
 
 
 def run_pdcp(p: Problem, y: Tensor, truth: Tensor, lam: float, iters: int, ratio: float, cg: int) -> Run:
-    trace = peers_tv.deepinv_pdcp(p.physics(cg), _peer_y(p, y), p.op.domain_shape, p.op.domain_complex, lam, iters,
-                                  ratio)
+    trace = peers_tv.deepinv_pdcp(p.physics(cg), _peer_y(p, y), p.op.domain_shape, p.op.domain_complex,
+                                  lam / p.peer_scale**2, iters, ratio)
     return _score_trace(p, trace, objective(p, y, lam), truth)
 
 
 def run_proximal_gradient(p: Problem, y: Tensor, truth: Tensor, lam: float, iters: int, algorithm: str,
                           inner: int) -> Run:
-    norm2 = p.op.norm() ** 2
-    trace = peers_tv.deepinv_proximal_gradient(p.physics(20), _peer_y(p, y), lam, iters, algorithm, inner, norm2)
+    norm2 = (p.op.norm() / p.peer_scale) ** 2
+    trace = peers_tv.deepinv_proximal_gradient(p.physics(20), _peer_y(p, y), lam / p.peer_scale**2, iters, algorithm,
+                                               inner, norm2)
     return _score_trace(p, trace, objective(p, y, lam), truth)
 
 
@@ -244,10 +250,11 @@ def measure(p: Problem, lam: float, chosen: dict, tol: float, repeats: int, quic
         "deepinv PDCP": lambda: run_pdcp(p, p.y, p.truth, lam, p.iters, chosen["deepinv PDCP"]["step_ratio"],
                                          chosen["deepinv PDCP"]["cg_iters"]),
     }
+    proximal_gradient_iters = min(p.iters, 1000 if not quick else 300)
     for algorithm in ("PGD", "FISTA"):
         if f"deepinv {algorithm}" in chosen:
             solvers[f"deepinv {algorithm}"] = (
-                lambda a=algorithm: run_proximal_gradient(p, p.y, p.truth, lam, min(p.iters, 1000), a,
+                lambda a=algorithm: run_proximal_gradient(p, p.y, p.truth, lam, proximal_gradient_iters, a,
                                                           chosen[f"deepinv {a}"]["inner"]))
     runs = {name: [fn() for _ in range(repeats)] for name, fn in solvers.items()}
     fstar = min([reference_minimum(p, p.y, lam, 5000 if not quick else 1000)]

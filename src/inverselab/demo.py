@@ -27,7 +27,7 @@ __all__ = ["run_demo", "DEMO_SETTINGS"]
 METHODS = ("fbp", "tv", "unet", "lpd")
 
 DEMO_SETTINGS = {
-    False: {"size": 128, "n": 32, "batch": 8, "steps_per_epoch": 25, "unet_epochs": 40, "lpd_epochs": 12,
+    False: {"size": 128, "n": 32, "batch": 8, "steps_per_epoch": 25, "unet_epochs": 24, "lpd_epochs": 8,
             "unet": {"width": 16}, "lpd": {}},
     True: {"size": 64, "n": 16, "batch": 8, "steps_per_epoch": 25, "unet_epochs": 4, "lpd_epochs": 2,
            "unet": {"width": 16}, "lpd": {"width": 16}},

@@ -274,22 +274,22 @@ class _RayTransform(LinearOperator):
     def _joseph_rays(self) -> Rays:
         """Joseph parameters of all rays, with the step range where each ray meets the image,
         for the compiled CPU kernels (float64 and int64 arrays, cached)."""
-        from . import _joseph
+        from ._joseph import rays
 
         if ("joseph",) not in self._cache:
             origin, direction = (torch.from_numpy(a.reshape(-1, 2)) for a in self.rays())
             steep, f0, f1, step = (t[:, 0].numpy() for t in self._joseph_lines(origin, direction))
-            self._cache[("joseph",)] = _joseph.rays(steep, f0, f1, step, self.image_shape)
+            self._cache[("joseph",)] = rays(steep, f0, f1, step, self.image_shape)
         return self._cache[("joseph",)]
 
     # -- stored system matrix -----------------------------------------------------------------
     def _build(self, dtype: torch.dtype) -> tuple[Tensor, ...]:
         """Joseph matrix (rays x pixels) and its transpose as CSR arrays, weights computed in
         float64 and stored in ``dtype``; filled in parallel by the compiled kernels."""
-        from . import _joseph
+        from ._joseph import matrix
 
         precision = np.float64 if dtype == torch.float64 else np.float32
-        arrays = _joseph.matrix(self._joseph_rays(), precision, torch.get_num_threads())
+        arrays = matrix(self._joseph_rays(), precision, torch.get_num_threads())
         return tuple(torch.from_numpy(a) for a in arrays)
 
     def _matrix(self, like: Tensor) -> tuple[Tensor, Tensor]:
@@ -313,23 +313,23 @@ class _RayTransform(LinearOperator):
     @property
     def nnz(self) -> int:
         """Number of nonzero weights of the forward matrix (counted, whether it is stored or not)."""
-        from . import _joseph
+        from ._joseph import nonzeros
 
-        return _joseph.nonzeros(self._joseph_rays(), torch.get_num_threads())
+        return nonzeros(self._joseph_rays(), torch.get_num_threads())
 
     # -- application --------------------------------------------------------------------------
     def _compiled(self, v: Tensor, adjoint: bool) -> Tensor:
         """``A v`` (or ``A^T v``) of a CPU batch by the compiled kernels, on
         ``torch.get_num_threads()`` threads."""
-        from . import _joseph
+        from ._joseph import backproject, project
 
         b, threads = v.shape[0], torch.get_num_threads()
         if adjoint:
             values = v.detach().reshape(b, -1).contiguous().numpy()
-            out = _joseph.backproject(values, self._joseph_rays(), threads)
+            out = backproject(values, self._joseph_rays(), threads)
             return torch.from_numpy(out).reshape(b, *self.domain_shape)
         images = v.detach().reshape(b, *self.image_shape).contiguous().numpy()
-        out = _joseph.project(images, self._joseph_rays(), threads)
+        out = project(images, self._joseph_rays(), threads)
         return torch.from_numpy(out).reshape(b, *self.range_shape)
 
     def _grid_project(self, x: Tensor) -> Tensor:
