@@ -21,7 +21,7 @@ deblur   256x256 camera, Gaussian blur sigma 2 (15x15), circular, noise 0.01 (va
          the astronaut image); deepinv's ``BlurFFT``.
 inpaint  256x256 camera, half the pixels kept at random, noise 0.01 (validation: astronaut);
          deepinv's ``Inpainting``.
-mri      256x256 camera (complex), 8 simulated coils, 4x random column mask, noise 0.01
+mri      128x128 camera (complex), 8 simulated coils, 4x random column mask, noise 0.01
          (validation: astronaut); inverselab's operator in deepinv (normalised; CG data step).
 
 ``lam`` is the best-PSNR weight of a sweep on the validation data. ``F*`` is the lowest value
@@ -94,6 +94,15 @@ def build(name: str) -> Problem:
         return Problem(name, op, truth, _noisy(op, truth, 0.01, True, 1), val, _noisy(op, val, 0.01, True, 2),
                        (0.1, 0.3, 1.0, 3.0, 10.0), lambda cg: peers_tv.OperatorPhysics(op, cg, scale=scale), False,
                        True, 2000, scale)
+    if name == "mri":
+        image, val = natural_image("camera", 128).double(), natural_image("astronaut", 128).double()
+        mask = random_mask_1d((128, 128), 4.0, seed=0)
+        op = CartesianMRI(mask, sensitivities=coil_sensitivities(8, (128, 128)))
+        image, val = image.to(torch.complex128), val.to(torch.complex128)
+        scale = op.norm()
+        return Problem(name, op, image, _noisy(op, image, 0.01, False, 1), val, _noisy(op, val, 0.01, False, 2),
+                       (3e-4, 1e-3, 3e-3, 1e-2), lambda cg: peers_tv.OperatorPhysics(op, cg, scale=scale), False,
+                       False, 1500, scale)
     image, val = natural_image("camera", 256).double(), natural_image("astronaut", 256).double()
     if name == "deblur":
         kernel = gaussian_kernel(2.0, 15)
@@ -108,14 +117,6 @@ def build(name: str) -> Problem:
         physics = dinv.physics.Inpainting((1, 256, 256), mask=op.mask.float())
         return Problem(name, op, image, _noisy(op, image, 0.01, False, 1), val, _noisy(op, val, 0.01, False, 2),
                        (1e-3, 3e-3, 1e-2, 3e-2), lambda cg: physics, True, True, 1500)
-    if name == "mri":
-        mask = random_mask_1d((256, 256), 4.0, seed=0)
-        op = CartesianMRI(mask, sensitivities=coil_sensitivities(8, (256, 256)))
-        image, val = image.to(torch.complex128), val.to(torch.complex128)
-        scale = op.norm()
-        return Problem(name, op, image, _noisy(op, image, 0.01, False, 1), val, _noisy(op, val, 0.01, False, 2),
-                       (3e-4, 1e-3, 3e-3, 1e-2), lambda cg: peers_tv.OperatorPhysics(op, cg, scale=scale), False,
-                       False, 1500, scale)
     raise ValueError(f"unknown problem {name!r}")
 
 
