@@ -139,8 +139,8 @@ def tv_pdhg(
         raise InputError(f"{op.name} has no closed-form data step: use data_step='cg' or 'linearized'")
     if preconditioned and data_step != "linearized":
         raise InputError("diagonal preconditioning applies to the linearized data step: use data_step='linearized'")
-    if step_ratio is None:
-        step_ratio = _default_step_ratio(op, y, lam, data_step)
+    if step_ratio is None:  # diagonal steps are balanced by construction
+        step_ratio = 1.0 if preconditioned else _default_step_ratio(op, y, lam, data_step)
     check_positive("step_ratio", step_ratio)
     x = project(_zeros(op, y) if x0 is None else x0.clone(), bounds)
     monitor = Monitor(iters, tol, _tv_objective(op, y, lam), truth, data_range)
