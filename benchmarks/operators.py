@@ -32,12 +32,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numba
-import numpy as np
-import torch
-
 import peers
+import torch
 from _common import median_seconds, save
+
 from inverselab.operators import FanBeam2D, ParallelBeam2D, dottest
+from inverselab.timing import time_batches
 
 CONFIGS = {128: 60, 256: 180, 512: 360, 1024: 720}
 GEOMETRIES = ("parallel", "fan")
@@ -49,16 +49,10 @@ PEERS_MAX = 512
 
 
 def timings(fn: Callable[[], object], repeats: int, warmup: int = 2) -> dict:
-    """Wall-clock milliseconds of ``fn()``: median, min, max of ``repeats`` calls after
-    ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - start))
-    return {"median_ms": float(np.median(times)), "min_ms": min(times), "max_ms": max(times)}
+    """Wall-clock milliseconds of ``fn()`` by the timing protocol (:func:`inverselab.timing.time_batches`):
+    median, min, max of ``repeats`` calls after ``warmup`` calls."""
+    t = time_batches(fn, 1, repeats=repeats, warmup=warmup)
+    return {"median_ms": 1e3 * t.median, "min_ms": 1e3 * t.minimum, "max_ms": 1e3 * t.maximum}
 
 
 def _status_mb(field: str) -> float:
