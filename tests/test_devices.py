@@ -3,6 +3,8 @@ noise and metrics, parametrised over the available devices (CPU always, CUDA whe
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -40,7 +42,7 @@ def test_classical_methods_run_on_the_input_device(name, device):
         assert estimate.device.type == device, method
         assert torch.isfinite(estimate).all(), method
         scores = problem.evaluate(estimate, x)
-        assert all(v == v and abs(v) < float("inf") for values in scores.values() for v in values), method
+        assert all(math.isfinite(v) for values in scores.values() for v in values), method
 
 
 @pytest.mark.parametrize("model", ["unet", "lgd", "lpd", "unrolled"])
@@ -60,7 +62,7 @@ def test_trainer_step_runs_on_the_requested_device(device):
     trainer = Trainer(net, problem, device=device, batch_size=2, steps_per_epoch=2, val_size=2, warmup_steps=0)
     history = trainer.fit(epochs=1)
     assert next(net.parameters()).device.type == device
-    assert history[-1]["step"] == 2 and history[-1]["val_psnr"] == history[-1]["val_psnr"]
+    assert history[-1]["step"] == 2 and math.isfinite(history[-1]["val_psnr"])
 
 
 def test_noise_and_metrics_stay_on_the_input_device(device):

@@ -1,9 +1,11 @@
-"""The README's "Extending inverselab" examples run as written: an operator with an exact adjoint
-and a preset, a method and a model, all usable through the registries."""
+"""The plugin examples of the documentation (docs/user_guide/extending.rst) run as written: an
+operator with an exact adjoint and a preset, a method and a model, all usable through the
+registries."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,18 +16,18 @@ from inverselab.models import MODELS, build_model
 from inverselab.operators import dottest
 from inverselab.problems import PROBLEMS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "extending.rst"
 NAMES = {PROBLEMS: "smooth-1d", METHODS: "landweber", MODELS: "refiner"}
 
 
 @pytest.fixture(scope="module")
 def examples():
-    text = README.read_text()
-    section = text[text.index("## Extending inverselab"):text.index("## Results")]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    text = PAGE.read_text()
+    found = re.findall(r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", text, flags=re.M)
+    blocks = [textwrap.dedent(b) for b in found]
     assert len(blocks) == 3
     namespace: dict = {}
-    exec(compile("\n".join(blocks), str(README), "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile("\n".join(blocks), str(PAGE), "exec"), namespace)  # noqa: S102 - our own documentation
     yield namespace
     for registry, name in NAMES.items():  # leave the registries as the other tests expect them
         registry._entries.pop(name, None)

@@ -13,6 +13,7 @@ from inverselab.errors import InputError
 HTC = ("ct", "htc2022")
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     "name,truth,views",
     [("ta_category7.mat", "ta", 61), ("tb_category7.mat", "tb", 61), ("tb_subsample_90.mat", "tb", 181)],
@@ -31,6 +32,7 @@ def test_htc2022_geometry_reproduces_measured_sinogram(name, truth, views):
     assert 0.03 < mu < 0.04  # acrylic attenuation per mm
 
 
+@pytest.mark.realdata
 def test_htc2022_matlab_v73_file():
     scan = read_htc2022(data_file(*HTC, "solid_disc_subsample73.mat"), image_size=128)
     assert scan.sinogram.shape == (1, 1, 61, 560)
@@ -41,6 +43,7 @@ def test_htc2022_matlab_v73_file():
     assert 440 < int((row > 0.3 * row.max()).sum()) < 500
 
 
+@pytest.mark.realdata
 def test_bart_cfl_equals_npy_copy():
     k = read_cfl(data_file("mri", "ksp.cfl"))
     ref = np.load(data_file("mri", "ksp.npy"))
@@ -50,6 +53,7 @@ def test_bart_cfl_equals_npy_copy():
     assert sampled == pytest.approx(0.1266, abs=0.002)
 
 
+@pytest.mark.realdata
 def test_gre_kspace_reconstructs_phantom():
     k = read_kspace(data_file("mri", "gre_kspace.npy"))
     assert k.shape == (2, 160, 320) and k.is_complex()
@@ -61,6 +65,7 @@ def test_gre_kspace_reconstructs_phantom():
     assert img[60:100, 60:100].mean() > 5 * img[:10, :10].mean()
 
 
+@pytest.mark.realdata
 def test_marmousi():
     v = read_velocity_model(data_file("seismic", "cp_true.mat"))
     assert v.shape == (134, 384) and v.dtype == torch.float32

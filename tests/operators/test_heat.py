@@ -176,6 +176,48 @@ def test_adjoint_gradient_equals_autograd_through_dense_time_loop(grid):
     assert (g_adj - g_ref).abs().max() < 1e-10 * g_ref.abs().max()
 
 
+def _numpy_diffusion_matrix(kappa: np.ndarray, grid: Grid2D, g: float) -> tuple[np.ndarray, np.ndarray]:
+    """Dense finite-volume ``div(kappa grad u) = A u + b`` assembled cell by cell: harmonic-mean
+    conductivities on interior faces, the half cell to the Dirichlet value ``g`` on the boundary."""
+    ny, nx = grid.shape
+    A, b = np.zeros((ny * nx, ny * nx)), np.zeros(ny * nx)
+    for j in range(ny):
+        for i in range(nx):
+            p = j * nx + i
+            for dj, di, h in ((0, -1, grid.hx), (0, 1, grid.hx), (-1, 0, grid.hy), (1, 0, grid.hy)):
+                jj, ii = j + dj, i + di
+                if 0 <= jj < ny and 0 <= ii < nx:
+                    c = 2 * kappa[j, i] * kappa[jj, ii] / (kappa[j, i] + kappa[jj, ii]) / h**2
+                    A[p, jj * nx + ii] += c
+                else:
+                    c = 2 * kappa[j, i] / h**2
+                    b[p] += c * g
+                A[p, p] -= c
+    return A, b
+
+
+@pytest.mark.parametrize("scheme, theta", [("crank-nicolson", 0.5), ("backward-euler", 1.0)])
+def test_heat_solve_matches_a_dense_numpy_theta_step(grid, scheme, theta):
+    """Each step solves ``(I - theta dt A) u1 = (I + (1 - theta) dt A) u0 + dt b + dt (theta f1 +
+    (1 - theta) f0)``, written out with dense NumPy matrices, with a source and ``g != 0`` so that
+    every weight of the scheme counts."""
+    steps, dt, g = 3, 0.02, 0.3
+    kappa = rand_kappa(grid, 1, seed=6)[0]
+    u0 = torch.randn(*grid.shape, generator=gen(7), dtype=F64)
+    source = torch.randn(1, steps + 1, *grid.shape, generator=gen(8), dtype=F64)
+    A, b = _numpy_diffusion_matrix(kappa.numpy(), grid, g)
+    eye = np.eye(A.shape[0])
+    f = source[0].reshape(steps + 1, -1).numpy()
+    u, expected = u0.reshape(-1).numpy(), [u0.reshape(-1).numpy()]
+    for m in range(steps):
+        rhs = (eye + (1 - theta) * dt * A) @ u + dt * b + dt * (theta * f[m + 1] + (1 - theta) * f[m])
+        u = np.linalg.solve(eye - theta * dt * A, rhs)
+        expected.append(u)
+    U = solve_heat(kappa, u0, source, grid, dt, steps, scheme, "dirichlet", g)
+    np.testing.assert_allclose(U.reshape(steps + 1, -1).numpy(), np.stack(expected), rtol=0, atol=1e-12,
+                               err_msg=f"solve_heat ({scheme}) differs from the dense theta step")
+
+
 def test_steady_gradients_match_finite_differences(grid):
     source = torch.randn(*grid.shape, generator=gen(3), dtype=F64)
     op = SteadyDiffusion2D(grid, random_points(grid, 25, None), source, boundary_value=0.3)

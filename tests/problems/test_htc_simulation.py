@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 import inverselab as il
@@ -23,6 +24,7 @@ def test_discs_with_holes_look_like_the_challenge_phantoms():
     assert torch.equal(x, discs_with_holes(4, 64, pixel, seed=3))
 
 
+@pytest.mark.realdata
 def test_ct_htc_matches_the_geometry_of_the_real_scan():
     from inverselab.data import read_htc2022
 

@@ -128,51 +128,51 @@ def test_series_regressor_learns_lorenz_parameters():
 
 def test_bad_inputs_raise_input_error():
     x0 = torch.tensor([LORENZ_STATE0], dtype=torch.float64)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"state0 must have shape \(B, n\)"):
         rk4(lorenz, x0[0], TRUE, TIMES)  # state without batch dimension
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"params must have shape \(1, n\) to match the batch"):
         rk4(lorenz, x0, TRUE.repeat(2, 1), TIMES)  # batch mismatch
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="state0 holds 3 NaN or infinite values"):
         rk4(lorenz, x0 * float("nan"), TRUE, TIMES)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="times must be uniformly spaced"):
         rk4(lorenz, x0, TRUE, TIMES**2)  # non-uniform times
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="substeps must be an integer >= 1, got 0"):
         rk4(lorenz, x0, TRUE, TIMES, substeps=0)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"rhs must return the state's shape \(1, 3\), got \(1, 2\)"):
         rk4(lambda s, p: s[:, :2], x0, TRUE, TIMES)  # rhs returns the wrong shape
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"lorenz expects states \(B, 3\)"):
         lorenz(torch.zeros(1, 2), TRUE)
     y = LorenzTrajectory(TIMES)(TRUE)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"y must have shape \(B, T, 3\) for the Lorenz system"):
         lorenz_gradient_matching(TIMES, y[..., :2])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="times has 100 samples but states has 101"):
         lorenz_gradient_matching(TIMES[:-1], y)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="window must be an odd integer > order = 3, got 4"):
         lorenz_gradient_matching(TIMES, y, window=4)
     bad = y.clone()
     bad[0, 5, 1] = float("inf")
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="y holds 1 NaN or infinite values"):
         lorenz_gradient_matching(TIMES, bad)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="y holds 1 NaN or infinite values"):
         fit_ode(lorenz, TIMES, bad, TRUE)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"params0 must have shape \(1, n\) to match the batch"):
         fit_ode(lorenz, TIMES, y, TRUE.repeat(2, 1))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"segments must be an integer in \[1, T - 1 = 100\], got 0"):
         fit_ode(lorenz, TIMES, y, TRUE, segments=0)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"state0 must have shape \(1, 3\) to match the batch, got \(1, 2\)"):
         fit_ode(lorenz, TIMES, y, TRUE, state0=torch.zeros(1, 2))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"LorenzTrajectory expects input of shape \(B, 3\)"):
         LorenzTrajectory(TIMES)(torch.ones(3))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="state0 must hold 3 values"):
         LorenzTrajectory(TIMES, state0=(1.0, 2.0))
     model = SeriesRegressor(3, 3, 0.0, 1.0, hidden=4)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"SeriesRegressor expects series of shape \(B, T, 3\)"):
         model(torch.zeros(2, 10, 2))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="series holds 30 NaN or infinite values"):
         model(torch.full((1, 10, 3), float("nan")))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="the box needs low < high for every parameter"):
         SeriesRegressor(3, 3, (0.0, 1.0, 2.0), (1.0, 1.0, 3.0))  # empty box
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="unknown recurrent cell 'rnn'"):
         SeriesRegressor(3, 3, 0.0, 1.0, cell="rnn")
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="low must hold 3 values, got 2"):
         train_series_regressor(model, lambda p, g: torch.zeros(len(p), 5, 3), (0, 0), (1, 1), steps=1)

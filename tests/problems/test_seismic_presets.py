@@ -91,6 +91,7 @@ def test_marmousi_builds_without_data_and_names_the_fix(tmp_path, monkeypatch):
         p.sample_truth(1)
 
 
+@pytest.mark.realdata
 def test_marmousi_truth_and_start_from_shared_data():
     path = data_file("seismic", "cp_true.mat")
     p = il.make_problem("fwi-marmousi", velocity=str(path), start=str(path.with_name("cp_init.mat")))
@@ -101,6 +102,7 @@ def test_marmousi_truth_and_start_from_shared_data():
     assert torch.equal(truth[:, :10], start[:, :10])  # the same water layer, kept fixed by FWI
 
 
+@pytest.mark.realdata
 def test_cli_solve_of_the_one_marmousi_model_inverts_it_once(tmp_path, monkeypatch):
     monkeypatch.setenv("INVERSELAB_DATA", str(data_file("seismic", "cp_true.mat").parent.parent))
     out = tmp_path / "marmousi"

@@ -60,8 +60,12 @@ def test_gaussian_mlp_trains_and_reports_its_intervals(tmp_path):
     assert main(["train", "pollutant-source", "--model", "gaussian-mlp", "--epochs", "6", "--steps-per-epoch", "50",
                  "--batch-size", "128", "--lr", "0.002", "--n", "40", "--out", str(run)]) == 0
     m = json.loads((run / "metrics.json").read_text())
-    assert "coverage" in m and 0.5 <= m["coverage"] <= 1.0
-    assert m["location_error"] < 150.0  # the prior box is 300 m x 600 m: far better than guessing its centre
+    # measured on these 40 releases: location error 21.8 m (guessing the prior box's centre:
+    # 155.7 m; the matched-filter baseline 19.4 m), coverage 0.97 of nominal 0.90, mean
+    # interval width 70 m (the prior's own 90 % interval: 405 m)
+    assert m["location_error"] < 60.0, f"location error {m['location_error']:.1f} m"
+    assert m["coverage"] >= 0.8, f"90 % intervals cover {m['coverage']:.2f} of the unknowns"
+    assert m["interval_width_m"] < 200.0, f"intervals {m['interval_width_m']:.0f} m wide: hardly narrower than the prior"
     trained = load_run(run)
     mean, std = trained.network(torch.zeros(2, 8, 30), return_std=True)
     assert mean.shape == std.shape == (2, 3) and (std > 0).all()

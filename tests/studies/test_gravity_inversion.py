@@ -169,6 +169,7 @@ def test_profile_mesh_covers_the_stations():
     assert z_edges[0] == 0.0 and z_edges[-1] == 2000.0 and len(z_edges) == 21
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("method", ["tikhonov", "compact"])
 def test_hartousov_fits_to_the_noise_level(method):
     path = data_file(*HARTOUSOV)

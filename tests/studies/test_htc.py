@@ -16,6 +16,7 @@ from inverselab.problems.real import fit_disc, scan_problem, score_segmentation
 HTC = ("ct", "htc2022")
 
 
+@pytest.mark.realdata
 def test_fit_disc_finds_the_70mm_disc():
     scan = read_htc2022(data_file(*HTC, "solid_disc_subsample73.mat"), image_size=64)
     cx, cy, radius = fit_disc(scan)
@@ -27,6 +28,7 @@ def test_fit_disc_finds_the_70mm_disc():
     assert np.allclose(tb30, tb90, atol=0.3)
 
 
+@pytest.mark.realdata
 @pytest.mark.slow
 def test_tv_on_90_degree_tb_reaches_mcc_090():
     """Issue requirement: tb at 90 degrees reaches MCC >= 0.9 with TV (here on a 256 grid,
@@ -42,15 +44,19 @@ def test_tv_on_90_degree_tb_reaches_mcc_090():
     assert mcc_tv > mcc_fbp + 0.1
 
 
+@pytest.mark.realdata
 def test_ct_file_command(tmp_path, capsys):
+    """TV within the fitted disc on the limited-angle ta scan. Measured MCC: TV (100
+    iterations) 0.876; the fitted disc alone, segmented as all material, 0.772; FBP 0.391."""
     out = tmp_path / "ta"
     code = main([
-        "ct-file", str(data_file(*HTC, "ta_category7.mat")), "--method", "fbp", "--size", "128",
-        "--truth", str(data_file(*HTC, "ta_groundtruth.npy")), "--out", str(out),
+        "ct-file", str(data_file(*HTC, "ta_category7.mat")), "--method", "tv", "--size", "128",
+        "--param", "iters=100", "--truth", str(data_file(*HTC, "ta_groundtruth.npy")), "--out", str(out),
     ])
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0.2 < metrics["mcc"] < 1 and metrics["scan"] == "ta_category7"
+    assert metrics["scan"] == "ta_category7"
+    assert metrics["mcc"] > 0.82, f"MCC {metrics['mcc']:.3f}: no better than segmenting the fitted disc (0.772)"
     assert metrics["config"]["support"]["radius_mm"] == pytest.approx(34.8, abs=0.5)
     assert (out / "figures" / "segmentation.png").exists()
     assert main(["ct-file", str(tmp_path / "missing.mat"), "--out", str(out)]) == 2

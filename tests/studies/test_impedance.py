@@ -73,6 +73,7 @@ def test_single_trace_inversion_and_operator_kinds_agree(blocky):
     assert impedance_metrics(m_lin, truth, trace[1])["error_fraction"] < 0.7
 
 
+@pytest.mark.realdata
 def test_marmousi_crop_error_drops(tmp_path):
     model = read_poststack_model(data_file("seismic", "poststack_model.npz"))
     assert model.vp.shape == (550, 800) and model.x.shape == (800,) and model.z.shape == (550,)

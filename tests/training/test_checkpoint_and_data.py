@@ -27,29 +27,39 @@ from inverselab.training import (
 
 @pytest.fixture()
 def trained_run(tmp_path, problem):
+    """A 6-step run, its model, optimiser and the torch RNG state when its last checkpoint was
+    written (nothing draws from the generator after it)."""
     torch.manual_seed(0)
     model = build_model("lpd", problem, width=8, iterations=2)
-    Trainer(model, problem, out=tmp_path, batch_size=2, steps_per_epoch=3, val_size=2).fit(epochs=2)
-    return tmp_path, model
+    trainer = Trainer(model, problem, out=tmp_path, batch_size=2, steps_per_epoch=3, val_size=2)
+    trainer.fit(epochs=2)
+    return tmp_path, model, trainer.optimizer, torch.get_rng_state()
 
 
 def test_checkpoint_restores_model_optimizer_and_rng(trained_run, problem):
-    run, model = trained_run
+    run, model, optimizer, rng = trained_run
     record = latest_checkpoint(run / "checkpoints")
     assert record.name == "step-00000006.json"
+    torch.manual_seed(1)  # other initial weights
     fresh = build_model("lpd", problem, width=8, iterations=2)
     opt = torch.optim.AdamW(fresh.parameters())
     torch.manual_seed(123)
     meta = load_checkpoint(record, fresh, opt)
     assert meta["step"] == 6 and len(meta["history"]) == 2
-    for a, b in zip(model.state_dict().values(), fresh.state_dict().values()):
-        assert torch.equal(a, b)
-    assert int(opt.state_dict()["state"][0]["step"]) == 6
+    assert model.state_dict().keys() == fresh.state_dict().keys()
+    for name, a in model.state_dict().items():
+        assert torch.equal(a, fresh.state_dict()[name]), f"weight {name} not restored"
+    restored, saved = opt.state_dict()["state"], optimizer.state_dict()["state"]
+    assert restored.keys() == saved.keys() and int(restored[0]["step"]) == 6
+    for index, entry in saved.items():
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(restored[index][key], entry[key]), f"optimizer {key} of parameter {index} not restored"
+    assert torch.equal(torch.get_rng_state(), rng), "the torch RNG state was not restored"
     assert len(list((run / "checkpoints").glob("*.safetensors"))) == 2  # keep=2
 
 
 def test_truncated_checkpoint_is_refused_with_the_fix(trained_run, problem):
-    run, _ = trained_run
+    run, *_ = trained_run
     record = latest_checkpoint(run / "checkpoints")
     tensors = record.with_suffix(".safetensors")
     tensors.write_bytes(tensors.read_bytes()[:-100])
@@ -93,8 +103,17 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, problem, suffix):
 
 def test_plain_tensor_pt_files_load(tmp_path, problem):
     model = build_model("lpd", problem, width=8, iterations=2)
+    draws = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # away from the initialisation, where every network is the baseline
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=draws))
     torch.save(model.state_dict(), tmp_path / "w.pt")
-    assert set(load_weights(tmp_path / "w.pt", model)) == set(model.state_dict())
+    fresh = build_model("lpd", problem, width=8, iterations=2)
+    y = problem.simulate(problem.sample_truth(2, seed=0), seed=1)
+    with torch.no_grad():
+        assert not torch.allclose(fresh(y), model(y)), "the saved and the fresh network agree before loading"
+        assert set(load_weights(tmp_path / "w.pt", fresh)) == set(model.state_dict())
+        torch.testing.assert_close(fresh(y), model(y), rtol=0, atol=0)
 
 
 def test_hdf5_cache_matches_on_the_fly_and_resumes(tmp_path, problem):

@@ -10,6 +10,7 @@ import torch
 import inverselab as il
 from inverselab.errors import InputError
 from inverselab.models import build_model
+from inverselab.problems.base import Problem
 from inverselab.training import (
     Batch,
     Curriculum,
@@ -137,9 +138,28 @@ def test_multitask_draws_tasks_reproducibly_by_weight(problem):
 
 def test_multitask_training_binds_each_geometry(problem):
     tasks = [make_task(il.make_problem("ct-parallel", size=32, views=v), val_size=2, name=f"views={v}") for v in (8, 12)]
+    schedule = MultiTask(tasks)
     model = build_model("lpd", problem, width=8, iterations=2)
-    history = Trainer(model, MultiTask(tasks), batch_size=2, steps_per_epoch=4).fit(epochs=1)
-    assert {"val_psnr/views=8", "val_psnr/views=12"} <= set(history[-1])
+    bound: list[int] = []
+    bind = model.bind
+
+    def recording_bind(target: Problem) -> None:
+        bound.append(target.config["views"])
+        bind(target)
+
+    model.bind = recording_bind
+    history = Trainer(model, schedule, batch_size=2, steps_per_epoch=4).fit(epochs=1)
+    drawn = [schedule.task(step, 0.0).problem.config["views"] for step in range(4)]
+    assert bound[:4] == drawn and set(drawn) == {8, 12}, f"training steps ran on {bound[:4]}, the schedule drew {drawn}"
+    model.eval()
+    scores = []
+    for task in tasks:  # each task's score is that of the network bound to its own geometry
+        bind(task.problem)
+        with torch.no_grad():
+            estimate = model(task.validation.y)
+        scores.append(float(il.metrics.psnr(estimate, task.validation.truth, problem.data_range, reduction="none").mean()))
+        assert history[-1][f"val_psnr/{task.name}"] == pytest.approx(scores[-1], rel=1e-6), task.name
+    assert history[-1]["val_psnr"] == pytest.approx(sum(scores) / 2, rel=1e-6)
 
 
 def test_minutes_budget_stops_training(problem):

@@ -137,7 +137,7 @@ def _positions(name: str, values, shape: tuple[int, int]) -> list[tuple[int, int
 
 
 class AcousticWave2D(Operator):
-    """2-D constant-density acoustic wave equation (deepwave): velocity -> shot gathers.
+    r"""2-D constant-density acoustic wave equation (deepwave): velocity -> shot gathers.
 
     See the module docstring for the geometry, deepwave's time resampling, the stability
     check and the dispersion guidance.
@@ -197,6 +197,20 @@ class AcousticWave2D(Operator):
     ``torch.set_num_threads``. Every time step ends at a thread barrier, so on a machine
     whose cores are busy with other processes, use fewer threads than cores (measured on 2
     cores shared with other busy processes: 2 threads ran 10 to 100 times slower than 1).
+
+    The pressure solves the constant-density acoustic wave equation :math:`\partial_t^2 p = c^2
+    \Delta p + f(t)\, \delta(\mathbf x - \mathbf x_s)` with a Ricker wavelet :math:`f`; deepwave
+    discretises it by finite differences of order ``accuracy`` in space and second order in time,
+    with a perfectly matched layer. The gradient of a misfit with respect to :math:`c` is the
+    adjoint-state imaging condition: the zero-lag correlation in time of the forward wavefield's
+    second time derivative with the back-propagated residual wavefield.
+
+    References
+    ----------
+    A. Tarantola, "Inversion of seismic reflection data in the acoustic approximation",
+    *Geophysics* 49(8), 1259-1266, 1984.
+
+    A. Richardson, "Deepwave" (software), Zenodo, 2023. doi:10.5281/zenodo.8381177.
 
     Examples
     --------

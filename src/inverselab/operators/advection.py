@@ -34,7 +34,7 @@ __all__ = ["AdvectionDiffusion2D", "bilinear_weights"]
 
 
 class AdvectionDiffusion2D(LinearOperator):
-    """Released concentration ``(B, 1, ny, nx)`` -> sensor series ``(B, sensors, times)``.
+    r"""Released concentration ``(B, 1, ny, nx)`` -> sensor series ``(B, sensors, times)``.
 
     Parameters
     ----------
@@ -55,6 +55,29 @@ class AdvectionDiffusion2D(LinearOperator):
     dt : float, optional
         Time step in seconds (default: the largest step under 0.9 x the positivity limit that
         divides ``sample_every``).
+
+    Notes
+    -----
+    The concentration solves :math:`c_t + \mathbf w \cdot \nabla c = D \Delta c` with
+    :math:`c(\cdot, 0) = c_0`, discretised by explicit first-order upwind advection and the
+    five-point Laplacian,
+
+    .. math::
+
+        c^{n+1} = S c^n, \qquad \Delta t \Big(\frac{|u|}{h_x} + \frac{|v|}{h_y} + \frac{2D}{h_x^2}
+        + \frac{2D}{h_y^2}\Big) \le 1,
+
+    under which every entry of :math:`S` is nonnegative (no negative concentrations, stable in the
+    maximum norm). A reading is :math:`P_s S^{k} c_0`; the adjoint runs :math:`S^T` backwards in
+    time, and :meth:`response` stacks the rows :math:`(S^T)^k P_s^T` of all readings.
+
+    References
+    ----------
+    R. J. LeVeque, *Finite Volume Methods for Hyperbolic Problems*. Cambridge University Press,
+    2002.
+
+    J. M. Stockie, "The mathematics of atmospheric dispersion modeling", *SIAM Review* 53(2),
+    349-372, 2011.
     """
 
     def __init__(self, shape: tuple[int, int], extent: tuple[float, float], sensors: Tensor,

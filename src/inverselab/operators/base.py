@@ -64,7 +64,7 @@ def _autocasting(x: Tensor) -> bool:
 
 
 class Operator(nn.Module):
-    """A (possibly nonlinear) forward model ``F: (B, *domain_shape) -> (B, *range_shape)``.
+    r"""A (possibly nonlinear) forward model ``F: (B, *domain_shape) -> (B, *range_shape)``.
 
     Subclasses implement :meth:`_forward`; :meth:`forward` checks the input first, so shape
     and dtype mistakes raise :class:`~inverselab.errors.InputError` with the fix.
@@ -76,6 +76,18 @@ class Operator(nn.Module):
     domain_complex, range_complex : bool
         Whether input and output are complex-valued. A real input to a complex domain is
         promoted to complex.
+
+    Notes
+    -----
+    A forward model is a map :math:`F: \mathbb{X} \to \mathbb{Y}` between spaces of tensors, applied
+    sample by sample to a batch. Nonlinear operators are differentiated by autograd (or by an
+    adjoint-state method where a subclass provides one): the gradient of a misfit
+    :math:`\tfrac12 \|F(x) - y\|^2` is :math:`J_F(x)^H (F(x) - y)`, the vector-Jacobian product
+    that :func:`gradcheck` compares with finite differences.
+
+    References
+    ----------
+    A. Tarantola, *Inverse Problem Theory and Methods for Model Parameter Estimation*. SIAM, 2005.
     """
 
     def __init__(
@@ -199,7 +211,7 @@ class _FunctionOperator(Operator):
 
 
 class LinearOperator(Operator):
-    """A linear operator with an exact adjoint.
+    r"""A linear operator with an exact adjoint.
 
     Subclasses implement :meth:`_forward` and :meth:`_adjoint`, and may override
     :meth:`_normal` where ``A^H A`` has a cheaper form. The adjoint is taken with respect to the
@@ -208,6 +220,23 @@ class LinearOperator(Operator):
     ``nonnegative`` is True for operators whose matrix has only nonnegative entries (X-ray
     transforms, blurs with nonnegative kernels, masks); solvers may then use diagonal
     preconditioners built from ``A 1`` and ``A^T 1``.
+
+    Notes
+    -----
+    The adjoint :math:`A^H` is defined by :math:`\langle A x, y \rangle = \langle x, A^H y \rangle`
+    for all :math:`x, y`, with :math:`\langle a, b \rangle = \operatorname{Re} \sum \bar a b` when a
+    space is real. :func:`dottest` checks it on random vectors as the relative mismatch
+
+    .. math::
+
+        \frac{|\langle A x, y \rangle - \langle x, A^H y \rangle|}{\|A x\| \, \|y\|},
+
+    which is of the order of the machine precision for an exact adjoint (the "dot-product test"
+    of Claerbout). :meth:`norm` estimates :math:`\|A\|_2` by power iteration on :math:`A^H A`.
+
+    References
+    ----------
+    J. F. Claerbout, *Earth Soundings Analysis: Processing versus Inversion*. Blackwell, 1992.
     """
 
     nonnegative: bool = False
@@ -483,7 +512,16 @@ class _AutogradLinear(LinearOperator):
 
 
 class Identity(LinearOperator):
-    """The identity on ``shape``."""
+    r"""The identity on ``shape``.
+
+    Notes
+    -----
+    :math:`I x = x`; self-adjoint, :math:`\|I\| = 1`.
+
+    References
+    ----------
+    J. F. Claerbout, *Earth Soundings Analysis: Processing versus Inversion*. Blackwell, 1992.
+    """
 
     def __init__(self, shape: int | Sequence[int], *, is_complex: bool = False) -> None:
         super().__init__(shape, shape, domain_complex=is_complex, range_complex=is_complex)
@@ -504,7 +542,7 @@ class Identity(LinearOperator):
 
 
 class Diagonal(LinearOperator):
-    """Elementwise multiplication by fixed weights ``w`` (broadcast to ``shape``).
+    r"""Elementwise multiplication by fixed weights ``w`` (broadcast to ``shape``).
 
     Parameters
     ----------
@@ -512,6 +550,16 @@ class Diagonal(LinearOperator):
         Real or complex weights, broadcastable to ``shape``.
     shape : tuple of int, optional
         Domain and range shape; defaults to ``weights.shape``.
+
+    Notes
+    -----
+    :math:`(D x)_i = w_i x_i`; the adjoint multiplies by :math:`\bar w_i`, the norm is
+    :math:`\max_i |w_i|`, and :math:`(D^H D + s I)^{-1}` is elementwise division by
+    :math:`|w_i|^2 + s`, so proximal and normal-equation steps are exact.
+
+    References
+    ----------
+    P. C. Hansen, *Discrete Inverse Problems: Insight and Algorithms*. SIAM, 2010.
     """
 
     def __init__(self, weights: Tensor, shape: Sequence[int] | None = None) -> None:
@@ -550,11 +598,22 @@ class Diagonal(LinearOperator):
 
 
 class Stacked(LinearOperator):
-    """Vertical stack ``[A_1; A_2; ...]`` of operators sharing a domain.
+    r"""Vertical stack ``[A_1; A_2; ...]`` of operators sharing a domain.
 
     The range is the concatenation of the flattened ranges, shape ``(sum_i prod(range_i),)``;
     :meth:`split` recovers the parts. Used, for example, for Tikhonov with a general
     regulariser: ``vstack([A, sqrt(lam) * L])``.
+
+    Notes
+    -----
+    For :math:`K = [A_1; \dots; A_k]`, :math:`K x = (A_1 x, \dots, A_k x)` (flattened and
+    concatenated) and :math:`K^H (y_1, \dots, y_k) = \sum_i A_i^H y_i`, so
+    :math:`\|K x - (y, 0)\|^2 = \|A x - y\|^2 + \lambda \|L x\|^2` for
+    :math:`K = [A; \sqrt\lambda L]`: Tikhonov regularisation as one least-squares problem.
+
+    References
+    ----------
+    P. C. Hansen, *Discrete Inverse Problems: Insight and Algorithms*. SIAM, 2010.
     """
 
     def __init__(self, ops: Sequence[LinearOperator]) -> None:

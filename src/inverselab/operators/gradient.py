@@ -15,7 +15,7 @@ __all__ = ["Gradient"]
 
 
 class Gradient(LinearOperator):
-    """Forward-difference gradient over the last two axes with a Neumann boundary.
+    r"""Forward-difference gradient over the last two axes with a Neumann boundary.
 
     ``(Dx)[0] = x[..., i+1, j] - x[..., i, j]`` (vertical) and
     ``(Dx)[1] = x[..., i, j+1] - x[..., i, j]`` (horizontal), zero on the last row/column.
@@ -29,7 +29,20 @@ class Gradient(LinearOperator):
     is_complex : bool
         Whether images are complex (e.g. MRI).
 
+    Notes
+    -----
     Shapes: ``(B, *shape) -> (B, 2, *shape)``.
+
+    With forward differences :math:`(D_1 x)_{i,j} = x_{i+1,j} - x_{i,j}` and
+    :math:`(D_2 x)_{i,j} = x_{i,j+1} - x_{i,j}` (zero on the last row and column), the adjoint is
+    minus the backward-difference divergence, :math:`D^H p = -\operatorname{div} p`. Each
+    difference has norm at most 2, hence :math:`\|D\|^2 \le 8`. The isotropic total variation used
+    by the solvers is :math:`\mathrm{TV}(x) = \sum_{i,j} \sqrt{(D_1 x)_{i,j}^2 + (D_2 x)_{i,j}^2}`.
+
+    References
+    ----------
+    A. Chambolle, "An algorithm for total variation minimization and applications", *J. Math.
+    Imaging Vis.* 20, 89-97, 2004.
     """
 
     NORM_BOUND = 8**0.5

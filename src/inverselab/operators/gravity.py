@@ -199,7 +199,7 @@ class _DenseGravity(LinearOperator):
 
 
 class Gravity2D(_DenseGravity):
-    """Vertical gravity along a profile above a 2-D section of infinitely long rectangular cells.
+    r"""Vertical gravity along a profile above a 2-D section of infinitely long rectangular cells.
 
     The cells are homogeneous rectangles in the (x, z) plane, infinite in the strike
     direction y, so each one is the integral of the line-mass field: the vertical attraction
@@ -226,8 +226,23 @@ class Gravity2D(_DenseGravity):
     z_obs : float or array_like, shape (n_obs,)
         Depths of the observation points (positive down), m; default 0 (the surface).
 
+    Notes
+    -----
     Shapes: ``(B, nz, nx)`` density contrast in kg/m³ ``-> (B, n_obs)`` gravity in mGal.
     The kernel is held as ``matrix`` ``(n_obs, nz * nx)`` (float64, row-major cells).
+
+    The data are linear in the density, :math:`g = G \rho`, with one column of :math:`G` per cell;
+    the closed form above is the vertical attraction of a 2-D rectangle, multiplied by the
+    gravitational constant and by :math:`10^5` for mGal.
+
+    References
+    ----------
+    R. J. Blakely, *Potential Theory in Gravity and Magnetic Applications*. Cambridge University
+    Press, 1995.
+
+    M. Talwani, J. L. Worzel and M. Landisman, "Rapid gravity computations for two-dimensional
+    bodies with application to the Mendocino submarine fracture zone", *J. Geophys. Res.* 64(1),
+    49-59, 1959.
     """
 
     def __init__(
@@ -263,7 +278,7 @@ class Gravity2D(_DenseGravity):
 
 
 class Gravity3D(_DenseGravity):
-    """Vertical gravity of a 3-D mesh of homogeneous right rectangular prisms.
+    r"""Vertical gravity of a 3-D mesh of homogeneous right rectangular prisms.
 
     Each prism ``[x1, x2] x [y1, y2] x [z1, z2]`` seen from an observation point contributes
     the exact closed form of Plouff (1976) and Nagy et al. (2000):
@@ -286,9 +301,22 @@ class Gravity3D(_DenseGravity):
     x_edges, y_edges, z_edges : array_like, shapes (nx + 1,), (ny + 1,), (nz + 1,)
         Strictly increasing cell boundaries along each axis, m.
 
+    Notes
+    -----
     Shapes: ``(B, nz, ny, nx)`` density contrast in kg/m³ ``-> (B, n_obs)`` gravity in mGal.
     The kernel is held as ``matrix`` ``(n_obs, nz * ny * nx)`` (float64); its memory is
     ``8 n_obs nz ny nx`` bytes.
+
+    As for :class:`Gravity2D`, :math:`g = G \rho` is linear in the density, with the prism formula
+    above as the kernel of each cell.
+
+    References
+    ----------
+    D. Plouff, "Gravity and magnetic fields of polygonal prisms and application to magnetic
+    terrain corrections", *Geophysics* 41(4), 727-741, 1976.
+
+    D. Nagy, G. Papp and J. Benedek, "The gravitational potential and its derivatives for the
+    prism", *J. Geodesy* 74, 552-560, 2000.
     """
 
     def __init__(

@@ -79,8 +79,16 @@ class Grid2D:
         ``((x0, x1), (y0, y1))``: the rectangle, in length units (e.g. metres), ``x1 > x0``
         and ``y1 > y0``.
 
+    Notes
+    -----
     Cell ``(j, i)`` (row ``j``, column ``i``) is centred at ``x = x0 + (i + 0.5) hx`` and
-    ``y = y0 + (j + 0.5) hy``; fields on the grid are tensors ``(..., ny, nx)``.
+    ``y = y0 + (j + 0.5) hy``; fields on the grid are tensors ``(..., ny, nx)``. The finite-volume
+    unknowns are cell averages, and the fluxes live on the faces between cells.
+
+    References
+    ----------
+    R. J. LeVeque, *Finite Volume Methods for Hyperbolic Problems*. Cambridge University Press,
+    2002.
     """
 
     shape: tuple[int, int]
@@ -702,7 +710,7 @@ def interpolate(U: Tensor, grid: Grid2D, points: Tensor, dt: float | None = None
 # operators
 # ---------------------------------------------------------------------------------------------
 class HeatEquation2D(Operator):
-    """Conductivity to point observations of the heat equation's solution.
+    r"""Conductivity to point observations of the heat equation's solution.
 
     ``F(kappa) = interpolate(solve_heat(kappa, u0, source, ...), points)``: a nonlinear
     operator ``(B, ny, nx) -> (B, P)``, differentiable by the adjoint-state method (see
@@ -730,6 +738,29 @@ class HeatEquation2D(Operator):
         Boundary condition.
     boundary_value : float
         Dirichlet value.
+
+    Notes
+    -----
+    The solver integrates :math:`u_t = \nabla \cdot (\kappa \nabla u) + f` with cell-centred finite
+    volumes (harmonic means of :math:`\kappa` on the faces) and the :math:`\theta` scheme
+
+    .. math::
+
+        (I - \theta\, \Delta t\, A(\kappa))\, u^{n+1} = (I + (1 - \theta)\, \Delta t\, A(\kappa))\,
+        u^n + \Delta t\, [\theta f^{n+1} + (1 - \theta) f^n + b(\kappa) g],
+
+    Crank-Nicolson for :math:`\theta = 1/2`, backward Euler for :math:`\theta = 1`. The gradient of a
+    misfit :math:`J(u(\kappa))` is :math:`\sum_n \lambda_n^T \partial_\kappa R_n`, with the
+    adjoint states :math:`\lambda_n` obtained by one sweep backwards in time with the same
+    factorised matrix.
+
+    References
+    ----------
+    R. J. LeVeque, *Finite Difference Methods for Ordinary and Partial Differential Equations*.
+    SIAM, 2007.
+
+    R.-E. Plessix, "A review of the adjoint-state method for computing the gradient of a
+    functional with geophysical applications", *Geophys. J. Int.* 167(2), 495-503, 2006.
     """
 
     def __init__(
@@ -791,7 +822,7 @@ class HeatEquation2D(Operator):
 
 
 class SteadyDiffusion2D(Operator):
-    """Conductivity to point observations of the steady diffusion solution.
+    r"""Conductivity to point observations of the steady diffusion solution.
 
     ``F(kappa) = interpolate(solve_steady(kappa, source), points)``: ``(B, ny, nx) -> (B, P)``
     with a Dirichlet boundary, differentiable by the adjoint-state method.
@@ -806,6 +837,18 @@ class SteadyDiffusion2D(Operator):
         Source ``f`` of shape ``(ny, nx)``.
     boundary_value : float
         Dirichlet value.
+
+    Notes
+    -----
+    The state solves :math:`-\nabla \cdot (\kappa \nabla u) = f` with :math:`u = g` on the
+    boundary, discretised as :math:`-A(\kappa) u = f + b(\kappa) g`; the gradient of a misfit
+    :math:`J(u)` is :math:`\lambda^T \partial_\kappa (A(\kappa) u + b(\kappa) g)` with the adjoint
+    state :math:`-A(\kappa)^T \lambda = \partial_u J`, one more solve with the same factors.
+
+    References
+    ----------
+    R.-E. Plessix, "A review of the adjoint-state method for computing the gradient of a
+    functional with geophysical applications", *Geophys. J. Int.* 167(2), 495-503, 2006.
     """
 
     def __init__(self, grid: Grid2D, points: Tensor, source: Tensor, boundary_value: float = 0.0) -> None:

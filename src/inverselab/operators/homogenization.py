@@ -24,7 +24,7 @@ __all__ = ["EffectiveConductivity"]
 
 
 class EffectiveConductivity(Operator):
-    """Phase field ``(B, 1, n, n)`` in [0, 1] -> effective conductivity along x ``(B, 1)``.
+    r"""Phase field ``(B, 1, n, n)`` in [0, 1] -> effective conductivity along x ``(B, 1)``.
 
     The local conductivity is ``k0 + (k1 - k0) * phase`` (phase 1 = the conductor).
 
@@ -34,6 +34,20 @@ class EffectiveConductivity(Operator):
         Pixels per side of the (square, unit-size) sample.
     k0, k1 : float
         Conductivities of phases 0 and 1 (any consistent unit, e.g. W/(m K)).
+
+    Notes
+    -----
+    With :math:`a(x) = k_0 + (k_1 - k_0)\,\phi(x)` on the unit square and the affine boundary
+    condition :math:`u = x`, write :math:`u = x + w` with :math:`-\nabla \cdot (a \nabla w) =
+    \nabla \cdot (a e_x)` and :math:`w = 0` on the boundary; the effective conductivity is the mean
+    flux :math:`k_{\mathrm{eff}} = \langle a\, \partial_x u \rangle`. It lies between the harmonic
+    and arithmetic means of :math:`a` (the Wiener bounds), with affine boundaries on the upper side
+    for a finite sample.
+
+    References
+    ----------
+    S. Torquato, *Random Heterogeneous Materials: Microstructure and Macroscopic Properties*.
+    Springer, 2002.
     """
 
     def __init__(self, size: int, k0: float = 1.0, k1: float = 10.0) -> None:

@@ -85,7 +85,7 @@ class _FourierFilter(LinearOperator):
 
 
 class Blur(_FourierFilter):
-    """Convolution with a fixed kernel, computed by FFT.
+    r"""Convolution with a fixed kernel, computed by FFT.
 
     Parameters
     ----------
@@ -96,7 +96,20 @@ class Blur(_FourierFilter):
     boundary : {"circular", "zero"}
         Periodic images, or zero outside the image (the output keeps the image's size).
 
+    Notes
+    -----
     Shapes: ``(B, C, H, W) -> (B, C, H, W)``.
+
+    The blur is the convolution :math:`y = h * x`. With a circular boundary it is diagonal in the
+    discrete Fourier basis, :math:`\hat y = \hat h \odot \hat x`, so :math:`A^H` multiplies by
+    :math:`\overline{\hat h}` and :math:`(A^H A + s I)^{-1} b = \mathcal F^{-1}[\hat b / (|\hat h|^2
+    + s)]` is exact (:meth:`normal_solve`); the zero boundary pads the image before the FFT and
+    crops after, and its adjoint pads, correlates and crops.
+
+    References
+    ----------
+    P. C. Hansen, J. G. Nagy and D. P. O'Leary, *Deblurring Images: Matrices, Spectra, and
+    Filtering*. SIAM, 2006.
     """
 
     def __init__(self, shape: int | Sequence[int], kernel: Tensor, boundary: str = "circular") -> None:
@@ -161,7 +174,7 @@ class Blur(_FourierFilter):
 
 
 class Inpainting(LinearOperator):
-    """Pixel masking ``y = m * x``: missing pixels are zero in the measurement.
+    r"""Pixel masking ``y = m * x``: missing pixels are zero in the measurement.
 
     Parameters
     ----------
@@ -169,6 +182,16 @@ class Inpainting(LinearOperator):
         0/1 (or boolean) mask of shape ``(H, W)`` or ``(C, H, W)``.
     channels : int
         Number of image channels when ``mask`` is 2-D.
+
+    Notes
+    -----
+    :math:`A = \operatorname{diag}(m)` with :math:`m \in \{0, 1\}`: self-adjoint, idempotent, and
+    :math:`(A^H A + s I)^{-1} b = b / (m + s)` elementwise, so the data step of a proximal method
+    is exact.
+
+    References
+    ----------
+    M. Bertalmio, G. Sapiro, V. Caselles and C. Ballester, "Image inpainting", *SIGGRAPH*, 2000.
     """
 
     def __init__(self, mask: Tensor, channels: int = 1) -> None:
@@ -233,7 +256,19 @@ class Downsampling(_FourierFilter):
         Anti-alias filter: Gaussian with sigma ``factor / 2`` pixels, a ``factor x factor``
         average (pixel binning, centred), or none (plain subsampling).
 
+    Notes
+    -----
     Shapes: ``(B, C, H, W) -> (B, C, H / factor, W / factor)``.
+
+    :math:`A = S H` with :math:`H` the circular convolution with the anti-alias filter and
+    :math:`S` the decimation; :math:`A^H = H^H S^H`, where :math:`S^H` places each sample back on
+    the fine grid with zeros between (zero-filling upsampling) and :math:`H^H` correlates with the
+    filter.
+
+    References
+    ----------
+    S. Farsiu, M. D. Robinson, M. Elad and P. Milanfar, "Fast and robust multiframe super
+    resolution", *IEEE Trans. Image Process.* 13(10), 1327-1344, 2004.
     """
 
     def __init__(self, shape: int | Sequence[int], factor: int = 2, filter: str = "gaussian") -> None:
@@ -279,7 +314,7 @@ def hartley(x: Tensor) -> Tensor:
 
 
 class CompressedSensing(LinearOperator):
-    """Random linear measurements ``y = A x`` of a flattened image.
+    r"""Random linear measurements ``y = A x`` of a flattened image.
 
     Parameters
     ----------
@@ -295,7 +330,25 @@ class CompressedSensing(LinearOperator):
     seed : int
         Seed of the random matrix, signs and rows.
 
-    Both kinds satisfy ``E ||A x||^2 = ||x||^2``. Shapes: ``(B, C, H, W) -> (B, m)``.
+    Notes
+    -----
+    Both kinds satisfy :math:`\mathbb E \|A x\|^2 = \|x\|^2`. Shapes: ``(B, C, H, W) -> (B, m)``.
+
+    The structured kind is :math:`A = \sqrt{n/m}\, P \mathcal H D`: random signs :math:`D`, the
+    orthonormal discrete Hartley transform :math:`\mathcal H` (:math:`\mathcal H x =
+    \operatorname{Re} \mathcal F x - \operatorname{Im} \mathcal F x`, real and its own inverse)
+    and a random selection :math:`P` of :math:`m` rows; :math:`A^H = \sqrt{n/m}\, D \mathcal H P^T`.
+    Random signs followed by an orthonormal transform spread any image over all coefficients,
+    which is what lets a subsampled transform act like a random matrix.
+
+    References
+    ----------
+    E. J. Candès, J. Romberg and T. Tao, "Robust uncertainty principles: exact signal
+    reconstruction from highly incomplete frequency information", *IEEE Trans. Inf. Theory*
+    52(2), 489-509, 2006.
+
+    T. T. Do, L. Gan, N. H. Nguyen and T. D. Tran, "Fast and efficient compressive sensing using
+    structurally random matrices", *IEEE Trans. Signal Process.* 60(1), 139-154, 2012.
     """
 
     def __init__(self, shape: int | Sequence[int], m: int, kind: str = "gaussian", seed: int = 0) -> None:

@@ -65,7 +65,7 @@ def _gridding(omega: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor]:
 
 
 class Interferometer(LinearOperator):
-    """Real sky images ``(B, 1, n, n)`` to complex visibilities ``(B, M)``.
+    r"""Real sky images ``(B, 1, n, n)`` to complex visibilities ``(B, M)``.
 
     Parameters
     ----------
@@ -86,6 +86,21 @@ class Interferometer(LinearOperator):
     The adjoint is taken for the real inner product (the sky is real):
     ``A^T V = Re(sum_k V_k exp(+2 pi i (u_k l + v_k m)))``. ``dirty(V) = A^T V / M`` is the
     naturally weighted dirty image, in which a unit point source at the phase centre peaks at 1.
+
+    The forward map is :math:`V_k = \sum_{l, m} I(l, m)\, e^{-2\pi i (u_k l + v_k m)}`. The NUFFT
+    approximates it by dividing the image by the Fourier transform of the kernel (apodisation
+    correction), zero-padding it to a twice oversampled grid, taking the FFT and interpolating each
+    visibility from the 6 × 6 nearest grid values with a separable Kaiser-Bessel kernel whose shape
+    parameter follows Beatty et al.; the adjoint spreads with the same weights, which makes it the
+    exact transpose of the approximation.
+
+    References
+    ----------
+    A. R. Thompson, J. M. Moran and G. W. Swenson, *Interferometry and Synthesis in Radio
+    Astronomy*, 3rd ed. Springer, 2017.
+
+    P. J. Beatty, D. G. Nishimura and J. M. Pauly, "Rapid gridding reconstruction with a minimal
+    oversampling ratio", *IEEE Trans. Med. Imaging* 24(6), 799-808, 2005.
     """
 
     def __init__(self, size: int, uv: Tensor, pixel_size: float, method: str = "nufft") -> None:

@@ -43,7 +43,7 @@ def ifft2c(k: Tensor) -> Tensor:
 
 
 class CartesianMRI(LinearOperator):
-    """Masked centred orthonormal Fourier transform, optionally with coil sensitivities.
+    r"""Masked centred orthonormal Fourier transform, optionally with coil sensitivities.
 
     ``y_c = M F (S_c x)`` for coils ``c``; the adjoint is ``sum_c conj(S_c) F^H (M y_c)``.
 
@@ -56,7 +56,22 @@ class CartesianMRI(LinearOperator):
     shape : (int, int), optional
         Image size ``(H, W)``; needed only with a 1-D mask and no maps.
 
+    Notes
+    -----
     Shapes: complex ``(B, 1, H, W) -> (B, coils, H, W)``.
+
+    With the centred orthonormal 2-D DFT :math:`F`, the mask :math:`M` and the sensitivities
+    :math:`S_c`, :math:`y_c = M F S_c x` and :math:`A^H y = \sum_c \bar S_c F^H M y_c`. For a single
+    coil :math:`A^H A = F^H M F` is diagonal in k-space, so :math:`(A^H A + s I)^{-1} b = F^H
+    [(F b) / (M + s)]` is exact; with several coils the normal equations are solved by CG (SENSE).
+
+    References
+    ----------
+    K. P. Pruessmann, M. Weiger, M. B. Scheidegger and P. Boesiger, "SENSE: sensitivity encoding
+    for fast MRI", *Magn. Reson. Med.* 42(5), 952-962, 1999.
+
+    M. Lustig, D. Donoho and J. M. Pauly, "Sparse MRI: the application of compressed sensing for
+    rapid MR imaging", *Magn. Reson. Med.* 58(6), 1182-1195, 2007.
     """
 
     def __init__(

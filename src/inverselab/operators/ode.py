@@ -124,7 +124,7 @@ def lorenz(state: Tensor, params: Tensor) -> Tensor:
 
 
 class LorenzTrajectory(Operator):
-    """The parameter-to-observation map of the Lorenz system: ``(sigma, rho, beta)`` ``(B, 3)``
+    r"""The parameter-to-observation map of the Lorenz system: ``(sigma, rho, beta)`` ``(B, 3)``
     -> states ``(B, T, 3)`` at ``times`` from a fixed initial state (by :func:`rk4`).
 
     Parameters
@@ -135,6 +135,20 @@ class LorenzTrajectory(Operator):
         Initial state (default DeepXDE's ``(-8, 7, 27)``).
     substeps : int
         RK4 steps per observation interval.
+
+    Notes
+    -----
+    The Lorenz system :math:`\dot x = \sigma (y - x)`, :math:`\dot y = x (\rho - z) - y`,
+    :math:`\dot z = x y - \beta z` is integrated by the classical fourth-order Runge-Kutta scheme
+    with ``substeps`` steps per observation interval; gradients with respect to the parameters
+    flow through the integrator by autograd.
+
+    References
+    ----------
+    E. N. Lorenz, "Deterministic nonperiodic flow", *J. Atmos. Sci.* 20(2), 130-141, 1963.
+
+    E. Hairer, S. P. Nørsett and G. Wanner, *Solving Ordinary Differential Equations I*, 2nd ed.
+    Springer, 1993.
     """
 
     def __init__(self, times, state0=LORENZ_STATE0, substeps: int = 4) -> None:

@@ -258,7 +258,7 @@ class _Convolution:
 
 
 class PoststackLinear(_Convolution, LinearOperator):
-    """Linearised post-stack model on log-impedance: ``d = W D m / 2``.
+    r"""Linearised post-stack model on log-impedance: ``d = W D m / 2``.
 
     See the module docstring for the reflectivity placement, the wavelet and boundary
     conventions.
@@ -279,6 +279,19 @@ class PoststackLinear(_Convolution, LinearOperator):
     response to a constant ``m`` and, through the band-limited wavelet, little to the low
     frequencies: inversions need a background model (see
     :func:`inverselab.studies.impedance.invert_impedance`).
+
+    With the reflectivity linearised in the log-impedance,
+    :math:`r_i = \frac{Z_{i+1} - Z_i}{Z_{i+1} + Z_i} \approx \frac12 (m_{i+1} - m_i)`, the data are
+    :math:`d = \frac12 W D m`: a first difference :math:`D` along time followed by the convolution
+    :math:`W` with the wavelet.
+
+    References
+    ----------
+    D. W. Oldenburg, T. Scheuer and S. Levy, "Recovery of the acoustic impedance from reflection
+    seismograms", *Geophysics* 48(10), 1318-1337, 1983.
+
+    M. Ravasi and I. Vasconcelos, "PyLops: a linear-operator Python library for scalable
+    algebra and optimization", *SoftwareX* 11, 100361, 2020.
     """
 
     def __init__(self, shape: int | Sequence[int], wavelet: Tensor) -> None:
@@ -306,7 +319,7 @@ class PoststackLinear(_Convolution, LinearOperator):
 
 
 class Poststack(_Convolution, Operator):
-    """Nonlinear post-stack model: ``r_i = (Z_{i+1} - Z_i) / (Z_{i+1} + Z_i)``, ``d = W r``.
+    r"""Nonlinear post-stack model: ``r_i = (Z_{i+1} - Z_i) / (Z_{i+1} + Z_i)``, ``d = W r``.
 
     See the module docstring for the conventions. Differentiable by autograd.
 
@@ -327,6 +340,15 @@ class Poststack(_Convolution, Operator):
     g/cm^3 from :func:`acoustic_impedance`; or ``ln Z`` when ``log=True``. Range: amplitudes in
     the wavelet's unit. Calling the operator raises :class:`~inverselab.errors.InputError` for
     NaN, infinite or (impedance form) non-positive values.
+
+    The exact normal-incidence reflectivity :math:`r_i = (Z_{i+1} - Z_i)/(Z_{i+1} + Z_i)` equals
+    :math:`\tanh((m_{i+1} - m_i)/2)` in the log-impedance :math:`m = \ln Z`, whose linearisation is
+    :class:`PoststackLinear`.
+
+    References
+    ----------
+    D. W. Oldenburg, T. Scheuer and S. Levy, "Recovery of the acoustic impedance from reflection
+    seismograms", *Geophysics* 48(10), 1318-1337, 1983.
     """
 
     def __init__(self, shape: int | Sequence[int], wavelet: Tensor, log: bool = False) -> None:

@@ -126,6 +126,28 @@ class _RayApply(torch.autograd.Function):
         return _RayApply.apply(grad.contiguous(), ctx.op, not ctx.adjoint), None, None
 
 
+class _PixelBackprojection(torch.autograd.Function):
+    """FBP's pixel-driven back-projection on CPU by the compiled kernel, differentiable through
+    its exact transpose."""
+
+    @staticmethod
+    def forward(ctx, filtered: Tensor, op: _RayTransform) -> Tensor:
+        from ._pixel_driven import backproject
+
+        ctx.op = op
+        out = backproject(filtered.detach().contiguous().numpy(), op._pixel_geometry(), torch.get_num_threads())
+        return torch.from_numpy(out).reshape(filtered.shape[0], *op.domain_shape)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        from ._pixel_driven import backproject_transpose
+
+        op = ctx.op
+        images = grad.detach().reshape(grad.shape[0], *op.image_shape).contiguous().numpy()
+        out = backproject_transpose(images, op._pixel_geometry(), torch.get_num_threads())
+        return torch.from_numpy(out), None
+
+
 class _RayTransform(LinearOperator):
     """Shared machinery of the 2-D X-ray transforms: rays -> Joseph weights, stored or on the fly."""
 
@@ -448,6 +470,20 @@ class _RayTransform(LinearOperator):
             index = u.sub_(offset).mul_(1 / spacing).add_((d - 1) / 2)  # u is a fresh tensor
             yield views, index, dist_w * weights[views, None, None]
 
+    def _pixel_geometry(self):
+        """The geometry of :meth:`_view_blocks` for the compiled kernels (cached)."""
+        if ("pixel",) not in self._cache:
+            from ._pixel_driven import Geometry
+
+            angles = self.angles.cpu().numpy().astype(np.float64)
+            xs, ys = self._pixel_centres()
+            magnification = self._magnification()
+            self._cache[("pixel",)] = Geometry(
+                xs, ys, np.cos(angles), np.sin(angles), self._angle_weights() * self._redundancy(),
+                float(getattr(self, "source_origin", 0.0)), self.detector_offset / magnification,
+                self.detector_spacing / magnification, self.n_detectors)
+        return self._cache[("pixel",)]
+
     def _build_backprojector(self) -> tuple[Tensor, Tensor, Tensor]:
         """Back-projection (pixels x rays) of :meth:`_view_blocks` as CSR arrays."""
         import scipy.sparse
@@ -477,9 +513,11 @@ class _RayTransform(LinearOperator):
     def _weighted_backprojection(self, filtered: Tensor) -> Tensor:
         """FBP's back-projection of filtered sinograms ``(B, n_angles, n_detectors)`` -> images.
 
-        Matrix-free, each view is a one-row image that ``grid_sampler_2d`` interpolates at every
-        pixel's detector coordinate (computed in the input's dtype: in float32 it is exact to
-        about 1e-4 detector elements at 2048^2); views, and runs of pixels, are its batch."""
+        Matrix-free on CPU, the compiled pixel-driven kernel (:mod:`._pixel_driven`, float64,
+        differentiable through its exact transpose). On other devices each view is a one-row
+        image that ``grid_sampler_2d`` interpolates at every pixel's detector coordinate
+        (computed in the input's dtype: in float32 it is exact to about 1e-4 detector elements
+        at 2048^2); views, and runs of pixels, are its batch."""
         b, v, d = filtered.shape
         if self.fbp_storage == "matrix" or d < 2:  # interpolation needs two detector elements
             key = ("fbp", filtered.dtype, filtered.device)
@@ -490,6 +528,13 @@ class _RayTransform(LinearOperator):
                 self._cache[key] = _csr(*self._fbp_master, shape, filtered)
             out = (self._cache[key] @ filtered.reshape(b, -1).T).T
             return out.reshape(b, *self.domain_shape)
+        if filtered.device.type == "cpu":
+            return _PixelBackprojection.apply(filtered, self)
+        return self._grid_backprojection(filtered)
+
+    def _grid_backprojection(self, filtered: Tensor) -> Tensor:
+        """:meth:`_weighted_backprojection` by ``grid_sampler_2d`` (any device, autograd)."""
+        b, v, d = filtered.shape
         ny, nx = self.image_shape
         pixels = ny * nx
         threads = torch.get_num_threads() if filtered.device.type == "cpu" else 1
@@ -533,7 +578,7 @@ class _RayTransform(LinearOperator):
 
 
 class ParallelBeam2D(_RayTransform):
-    """2-D parallel-beam X-ray transform (exact adjoint).
+    r"""2-D parallel-beam X-ray transform (exact adjoint).
 
     Parameters
     ----------
@@ -555,7 +600,23 @@ class ParallelBeam2D(_RayTransform):
         notes); "auto" is matrix-free on CPU and elsewhere stores the matrix while it fits in
         :data:`MATRIX_BUDGET`.
 
+    Notes
+    -----
     Shapes: image ``(B, 1, ny, nx)`` -> sinogram ``(B, 1, n_angles, n_detectors)``.
+
+    The X-ray (Radon) transform integrates the image along lines,
+    :math:`(A x)(\theta, u) = \int x(u \boldsymbol\theta + t \boldsymbol\theta^\perp)\, dt`.
+    Joseph's method discretises each line integral by stepping one pixel at a time along the axis
+    the ray crosses most steeply and interpolating linearly across the other, with weights scaled
+    by the step length; the adjoint (back-projection) spreads each detector value along the same
+    ray with the same weights, so the pair is exactly transposed.
+
+    References
+    ----------
+    P. M. Joseph, "An improved algorithm for reprojecting rays through pixel images", *IEEE
+    Trans. Med. Imaging* 1(3), 192-196, 1982.
+
+    A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*. IEEE Press, 1988.
     """
 
     def __init__(
@@ -591,7 +652,7 @@ class ParallelBeam2D(_RayTransform):
 
 
 class FanBeam2D(_RayTransform):
-    """2-D fan-beam X-ray transform with a flat detector (exact adjoint).
+    r"""2-D fan-beam X-ray transform with a flat detector (exact adjoint).
 
     Parameters
     ----------
@@ -615,7 +676,22 @@ class FanBeam2D(_RayTransform):
     storage : {"auto", "matrix", "matrix-free"}
         As for :class:`ParallelBeam2D`.
 
+    Notes
+    -----
     Shapes: image ``(B, 1, ny, nx)`` -> sinogram ``(B, 1, n_angles, n_detectors)``.
+
+    Each ray runs from the source :math:`s(\theta)` to a detector element :math:`d_i(\theta)` on
+    the flat detector, and :math:`(A x)(\theta, i) = \int_0^1 x(s + t (d_i - s))\, \|d_i - s\|\,
+    dt`, discretised by Joseph's method as for :class:`ParallelBeam2D`. The adjoint is the exact
+    transpose; :func:`fbp` adds the fan-beam cosine weighting and the magnified detector spacing.
+
+    References
+    ----------
+    P. M. Joseph, "An improved algorithm for reprojecting rays through pixel images", *IEEE
+    Trans. Med. Imaging* 1(3), 192-196, 1982.
+
+    A. C. Kak and M. Slaney, *Principles of Computerized Tomographic Imaging*, ch. 3. IEEE Press,
+    1988.
     """
 
     def __init__(

@@ -123,7 +123,7 @@ def _indices(name: str, values: Sequence[int], nx: int) -> list[int]:
 
 
 class Wave1D(Operator):
-    """1-D acoustic wave equation: velocity model -> receiver traces of every shot.
+    r"""1-D acoustic wave equation: velocity model -> receiver traces of every shot.
 
     See the module docstring for the discretisation, the absorbing boundaries and the
     accuracy rule of thumb (at least ~10 grid points per minimum wavelength).
@@ -148,6 +148,11 @@ class Wave1D(Operator):
         Width in cells of the perfectly matched layer added on each side of the model, with
         the edge velocity (0: the one-way boundary condition alone).
 
+    Attributes
+    ----------
+    wavelet : Tensor
+        The source wavelet ``(nt,)`` (float64 buffer, see :func:`ricker`).
+
     Notes
     -----
     Domain ``(nx,)``: wave speed in m/s (finite, > 0). Range
@@ -161,10 +166,19 @@ class Wave1D(Operator):
     Calling the operator raises :class:`~inverselab.errors.InputError` for NaN, infinite or
     non-positive velocities and when ``max(c) * dt / dx > 1`` (CFL).
 
-    Attributes
+    The field solves :math:`u_{tt} = c(x)^2 u_{xx} + s(t)\, \delta(x - x_s)` by the second-order
+    leapfrog scheme :math:`u^{n+1} = 2u^n - u^{n-1} + (c\, \Delta t / \Delta x)^2 (u^n_{i+1} -
+    2u^n_i + u^n_{i-1})`, stable for :math:`\max c\, \Delta t / \Delta x \le 1`, with a perfectly
+    matched layer and a first-order one-way (Mur) condition at the ends.
+
+    References
     ----------
-    wavelet : Tensor
-        The source wavelet ``(nt,)`` (float64 buffer, see :func:`ricker`).
+    J.-P. Berenger, "A perfectly matched layer for the absorption of electromagnetic waves",
+    *J. Comput. Phys.* 114(2), 185-200, 1994.
+
+    G. Mur, "Absorbing boundary conditions for the finite-difference approximation of the
+    time-domain electromagnetic-field equations", *IEEE Trans. Electromagn. Compat.* 23(4),
+    377-382, 1981.
     """
 
     def __init__(

@@ -75,7 +75,7 @@ def _synthesis_1d(lo: Tensor, hi: Tensor, bank: Tensor, shift: int) -> Tensor:
 
 
 class Wavelet2D(LinearOperator):
-    """Orthogonal multilevel 2-D wavelet transform (periodised), coefficients packed in an
+    r"""Orthogonal multilevel 2-D wavelet transform (periodised), coefficients packed in an
     array of the image's shape (coarsest approximation in the top-left corner).
 
     Parameters
@@ -90,7 +90,22 @@ class Wavelet2D(LinearOperator):
     is_complex : bool
         Transform complex images (real and imaginary parts separately).
 
+    Notes
+    -----
     Shapes: ``(B, C, H, W) -> (B, C, H, W)``.
+
+    Each level filters the rows and columns of the current approximation with the low- and
+    high-pass filters of an orthogonal wavelet and keeps every second sample (periodised at the
+    border), giving an approximation and three detail bands. The transform is orthogonal,
+    :math:`W^H W = I`, so its adjoint is its inverse and the proximal map of
+    :math:`\lambda \|W x\|_1` is :math:`W^H \operatorname{soft}_\lambda(W x)`. The coefficients
+    equal PyWavelets' ``wavedec2`` with ``mode="periodization"``.
+
+    References
+    ----------
+    S. Mallat, *A Wavelet Tour of Signal Processing*, 3rd ed. Academic Press, 2009.
+
+    I. Daubechies, *Ten Lectures on Wavelets*. SIAM, 1992.
     """
 
     def __init__(

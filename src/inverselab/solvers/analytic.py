@@ -15,7 +15,7 @@ __all__ = ["wiener", "fill_missing", "upsample"]
 
 
 def wiener(op: Blur, y: Tensor, balance: float = 1e-2) -> Tensor:
-    """Wiener deconvolution ``X = conj(H) Y / (|H|^2 + balance)`` on the image's FFT grid.
+    r"""Wiener deconvolution ``X = conj(H) Y / (|H|^2 + balance)`` on the image's FFT grid.
 
     Exact inverse filter for circular blur when ``balance -> 0``; with a zero boundary the
     image is treated as periodic (a fast approximation).
@@ -28,6 +28,24 @@ def wiener(op: Blur, y: Tensor, balance: float = 1e-2) -> Tensor:
         Blurred images ``(B, C, H, W)``.
     balance : float
         Noise-to-signal power ratio (> 0).
+
+    Notes
+    -----
+    For a circular blur :math:`\hat y = \hat h \hat x + \hat n`, the linear estimate minimising the
+    mean squared error for white signal and noise spectra with power ratio ``balance`` is
+
+    .. math::
+
+        \hat x = \frac{\overline{\hat h}\, \hat y}{|\hat h|^2 + \text{balance}},
+
+    Tikhonov regularisation with :math:`L = I` computed in the Fourier domain.
+
+    References
+    ----------
+    N. Wiener, *Extrapolation, Interpolation, and Smoothing of Stationary Time Series*. MIT Press,
+    1949.
+
+    R. C. Gonzalez and R. E. Woods, *Digital Image Processing*, 4th ed., ch. 5. Pearson, 2018.
     """
     if not isinstance(op, Blur):
         raise InputError(f"wiener needs a Blur operator, got {type(op).__name__}")
@@ -40,8 +58,20 @@ def wiener(op: Blur, y: Tensor, balance: float = 1e-2) -> Tensor:
 
 
 def fill_missing(op: Inpainting, y: Tensor, sigma: float = 2.0) -> Tensor:
-    """Fill missing pixels by normalised convolution: Gaussian-smoothed observed values over
-    the smoothed mask; observed pixels are kept as measured."""
+    r"""Fill missing pixels by normalised convolution: Gaussian-smoothed observed values over
+    the smoothed mask; observed pixels are kept as measured.
+
+    Notes
+    -----
+    With the mask :math:`m` and a Gaussian :math:`g`, the estimate at missing pixels is
+    :math:`(g * (m\, y)) / (g * m)`: a local weighted mean of the observed neighbours, widened where
+    few are observed; observed pixels keep their measured values.
+
+    References
+    ----------
+    H. Knutsson and C.-F. Westin, "Normalized and differential convolution", *CVPR*, 515-523,
+    1993.
+    """
     if not isinstance(op, Inpainting):
         raise InputError(f"fill_missing needs an Inpainting operator, got {type(op).__name__}")
     y = prepare(op, y)
@@ -62,7 +92,19 @@ def fill_missing(op: Inpainting, y: Tensor, sigma: float = 2.0) -> Tensor:
 
 def upsample(op: Downsampling, y: Tensor) -> Tensor:
     """Bicubic interpolation of low-resolution images back to the operator's domain grid
-    (aligned with the decimation lattice, which keeps pixel 0)."""
+    (aligned with the decimation lattice, which keeps pixel 0).
+
+    Notes
+    -----
+    Bicubic interpolation is separable cubic convolution with Keys' kernel (:math:`a = -0.75`, as
+    in PyTorch), evaluated on the fine grid aligned so that pixel 0 of the coarse image falls on
+    pixel 0 of the fine one.
+
+    References
+    ----------
+    R. G. Keys, "Cubic convolution interpolation for digital image processing", *IEEE Trans.
+    Acoust. Speech Signal Process.* 29(6), 1153-1160, 1981.
+    """
     if not isinstance(op, Downsampling):
         raise InputError(f"upsample needs a Downsampling operator, got {type(op).__name__}")
     y = prepare(op, y)

@@ -24,11 +24,21 @@ __all__ = ["hogbom_clean", "clean_beam"]
 
 
 def clean_beam(psf: Tensor, size: int) -> Tensor:
-    """Gaussian ``(size, size)`` with unit peak fitted to the main lobe of ``psf``.
+    r"""Gaussian ``(size, size)`` with unit peak fitted to the main lobe of ``psf``.
 
     The lobe is the connected region about the centre where the beam exceeds one half; the
     quadratic form ``x' C^-1 x`` of the Gaussian is fitted by least squares to ``-2 ln psf``
     there (exact for a Gaussian lobe, whatever its size in pixels).
+
+    Notes
+    -----
+    A Gaussian with unit peak satisfies :math:`-2 \ln G(\mathbf x) = \mathbf x^T C^{-1} \mathbf x`,
+    so the three entries of :math:`C^{-1}` follow from linear least squares on the main-lobe pixels.
+
+    References
+    ----------
+    A. R. Thompson, J. M. Moran and G. W. Swenson, *Interferometry and Synthesis in Radio
+    Astronomy*, 3rd ed., ch. 11. Springer, 2017.
     """
     c = psf.shape[-1] // 2
     mask = (psf > 0.5).double()[None, None]
@@ -66,7 +76,7 @@ def _convolve(images: Tensor, kernel: Tensor) -> Tensor:
 def hogbom_clean(op, y: Tensor, gain: float = 0.1, threshold: float = 0.01, iters: int = 1000,
                  positive: bool = True, output: str = "restored", truth: Tensor | None = None,
                  data_range: float | None = None) -> tuple[Tensor, History]:
-    """Högbom CLEAN of a batch of visibilities.
+    r"""Högbom CLEAN of a batch of visibilities.
 
     Parameters
     ----------
@@ -93,6 +103,19 @@ def hogbom_clean(op, y: Tensor, gain: float = 0.1, threshold: float = 0.01, iter
     image : Tensor
         ``(B, 1, n, n)``.
     history : History
+
+    Notes
+    -----
+    Starting from the dirty image :math:`I_D = B * I + n` (the sky convolved with the dirty beam
+    :math:`B`), each iteration finds the residual's peak :math:`(p, a)`, adds ``gain`` :math:`\cdot a`
+    at :math:`p` to the model and subtracts ``gain`` :math:`\cdot a \cdot B(\cdot - p)` from the
+    residual. The restored image convolves the model with the clean beam (a Gaussian fitted to the
+    main lobe of :math:`B`) and adds the residual.
+
+    References
+    ----------
+    J. A. Högbom, "Aperture synthesis with a non-regular distribution of interferometer
+    baselines", *Astron. Astrophys. Suppl.* 15, 417-426, 1974.
     """
     if not 0 < gain <= 1:
         raise InputError(f"gain must be in (0, 1], got {gain}")

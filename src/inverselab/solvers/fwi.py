@@ -234,7 +234,7 @@ def fwi(
     progress: bool | None = None,
     seed: int = 0,
 ) -> tuple[Tensor, FWIHistory]:
-    """Multiscale full-waveform inversion with velocity bounds.
+    r"""Multiscale full-waveform inversion with velocity bounds.
 
     Parameters
     ----------
@@ -298,6 +298,32 @@ def fwi(
         Estimated models ``(B, nz, nx)`` in m/s.
     history : FWIHistory
         Misfit, model error and times per iteration, and a summary per band.
+
+    Notes
+    -----
+    Full-waveform inversion minimises the normalised least-squares misfit of the (low-pass
+    filtered) gathers,
+
+    .. math::
+
+        \Phi(v) = \frac{\|L_f (F(v) - d)\|^2}{2 \|L_f d\|^2} + \lambda R(v),
+
+    band after band from low to high corner frequencies :math:`f` (the multiscale strategy, which
+    avoids cycle skipping). The velocity is reparametrised as :math:`v = v_{lo} + (v_{hi} - v_{lo})
+    \operatorname{sigmoid}(z)`, which keeps it inside the bounds, and the gradient is the
+    adjoint-state gradient of :class:`~inverselab.operators.AcousticWave2D` through the
+    chain rule; optional smoothing blurs the update, a common preconditioner.
+
+    References
+    ----------
+    A. Tarantola, "Inversion of seismic reflection data in the acoustic approximation",
+    *Geophysics* 49(8), 1259-1266, 1984.
+
+    C. Bunks, F. M. Saleck, S. Zaleski and G. Chavent, "Multiscale seismic waveform inversion",
+    *Geophysics* 60(5), 1457-1473, 1995.
+
+    J. Virieux and S. Operto, "An overview of full-waveform inversion in exploration
+    geophysics", *Geophysics* 74(6), WCC1-WCC26, 2009.
     """
     if not isinstance(op, Operator) or len(op.domain_shape) != 2:
         raise InputError("fwi needs a wave operator on 2-D models (B, nz, nx), e.g. AcousticWave2D")

@@ -76,7 +76,7 @@ def generative_prior(op: LinearOperator, y: Tensor, generator: Callable[[Tensor]
                      deviation: float = 0.0, rounds: int = 3, deviation_iters: int = 100, wavelet: str = "db4",
                      bounds: Bounds = None, seed: int = 0, truth: Tensor | None = None,
                      data_range: float | None = None) -> tuple[Tensor, History]:
-    """Reconstruct by a search over a generator's latent space (see the module docstring).
+    r"""Reconstruct by a search over a generator's latent space (see the module docstring).
 
     Parameters
     ----------
@@ -121,6 +121,26 @@ def generative_prior(op: LinearOperator, y: Tensor, generator: Callable[[Tensor]
         best start so far, its relative change (``criterion``) and the objective
         ``||A G(z) - y||^2 + lam ||z||^2`` of the best start (mean over the batch; in the
         sparse-deviation rounds with ``G(z) + nu`` and without the L1 term).
+
+    Notes
+    -----
+    The estimate is :math:`x = G(z^\star)` with
+
+    .. math::
+
+        z^\star = \arg\min_z \|A G(z) - y\|^2 + \lambda \|z\|^2,
+
+    found by Adam from several random starts. With sparse deviations the model is
+    :math:`x = G(z) + \nu` and the objective gains :math:`\mu \|W \nu\|_1`; the search alternates
+    FISTA on :math:`\nu` (exact wavelet prox) with Adam on :math:`z`.
+
+    References
+    ----------
+    A. Bora, A. Jalal, E. Price and A. G. Dimakis, "Compressed sensing using generative models",
+    *ICML*, 2017.
+
+    M. Dhar, A. Grover and S. Ermon, "Modeling sparse deviations for compressed sensing using
+    generative models", *ICML*, 2018.
     """
     y = prepare(op, y, truth, bounds=bounds)
     if op.domain_complex or y.is_complex():

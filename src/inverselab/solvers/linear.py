@@ -34,7 +34,7 @@ def cg(
     truth: Tensor | None = None,
     data_range: float | None = None,
 ) -> tuple[Tensor, History]:
-    """Conjugate gradients for ``M x = b`` with a self-adjoint positive definite ``M``.
+    r"""Conjugate gradients for ``M x = b`` with a self-adjoint positive definite ``M``.
 
     Parameters
     ----------
@@ -57,6 +57,24 @@ def cg(
         The solution, shaped like ``b``.
     history : History
         Here ``criterion`` holds the relative residual.
+
+    Notes
+    -----
+    For symmetric positive definite :math:`M`, CG minimises :math:`\tfrac12 x^T M x - b^T x` over
+    growing Krylov spaces: with :math:`r_0 = p_0 = b - M x_0`,
+
+    .. math::
+
+        \alpha_k = \frac{r_k^H r_k}{p_k^H M p_k}, \quad x_{k+1} = x_k + \alpha_k p_k, \quad
+        r_{k+1} = r_k - \alpha_k M p_k, \quad p_{k+1} = r_{k+1} + \frac{r_{k+1}^H r_{k+1}}{r_k^H
+        r_k} p_k,
+
+    each sample of the batch with its own scalars.
+
+    References
+    ----------
+    M. R. Hestenes and E. Stiefel, "Methods of conjugate gradients for solving linear systems",
+    *J. Res. Natl. Bur. Stand.* 49(6), 409-436, 1952.
     """
     monitor = Monitor(iters, tol, truth=truth, data_range=data_range)
     check_finite("right-hand side b", b)
@@ -89,7 +107,7 @@ def lsqr(
     truth: Tensor | None = None,
     data_range: float | None = None,
 ) -> tuple[Tensor, History]:
-    """LSQR (Paige and Saunders) for ``min ||A x - y||^2 + damp^2 ||x||^2``, batched.
+    r"""LSQR (Paige and Saunders) for ``min ||A x - y||^2 + damp^2 ||x||^2``, batched.
 
     Parameters
     ----------
@@ -103,6 +121,18 @@ def lsqr(
         Maximum iterations; stop when every sample's relative change is below ``tol``.
     x0, truth, data_range
         Starting point and optional ground truth for the PSNR history.
+
+    Notes
+    -----
+    LSQR applies Golub-Kahan bidiagonalisation to :math:`A` and solves the resulting bidiagonal
+    least-squares problem by QR updates; it is mathematically equivalent to CG on the normal
+    equations :math:`(A^H A + \text{damp}^2 I) x = A^H y` but numerically more stable, since it
+    never forms :math:`A^H A`.
+
+    References
+    ----------
+    C. C. Paige and M. A. Saunders, "LSQR: an algorithm for sparse linear equations and sparse
+    least squares", *ACM Trans. Math. Softw.* 8(1), 43-71, 1982.
     """
     y = prepare(op, y, truth, x0)
     check_nonnegative("damp", damp)
@@ -160,7 +190,7 @@ def tikhonov(
     truth: Tensor | None = None,
     data_range: float | None = None,
 ) -> tuple[Tensor, History]:
-    """Tikhonov-regularised least squares ``min ||A x - y||^2 + lam ||L x||^2``.
+    r"""Tikhonov-regularised least squares ``min ||A x - y||^2 + lam ||L x||^2``.
 
     Parameters
     ----------
@@ -177,6 +207,19 @@ def tikhonov(
         system ``[A; sqrt(lam) L] x = [y; 0]`` (better conditioned, twice the operator calls).
     iters, tol, x0, truth, data_range
         As for :func:`cg` / :func:`lsqr`.
+
+    Notes
+    -----
+    The minimiser of :math:`\|A x - y\|^2 + \lambda \|L x\|^2` solves the normal equations
+    :math:`(A^H A + \lambda L^H L)\, x = A^H y`, equivalently the least-squares problem
+    :math:`\min_x \|[A; \sqrt\lambda L] x - [y; 0]\|^2`.
+
+    References
+    ----------
+    A. N. Tikhonov, "Solution of incorrectly formulated problems and the regularization method",
+    *Soviet Math. Dokl.* 4, 1035-1038, 1963.
+
+    P. C. Hansen, *Discrete Inverse Problems: Insight and Algorithms*. SIAM, 2010.
     """
     check_nonnegative("lam", lam)
     check_choice("Tikhonov regulariser", reg, ("identity", "gradient"))

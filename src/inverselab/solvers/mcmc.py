@@ -45,7 +45,7 @@ class MetropolisResult:
 def metropolis(log_likelihood: Callable[[Tensor], Tensor], low: Tensor, high: Tensor, batch: int,
                chains: int = 16, steps: int = 3000, burn_in: int = 1000, thin: int = 5,
                seed: int = 0, initial: Tensor | None = None) -> MetropolisResult:
-    """Sample ``p(theta | y) ~ exp(log_likelihood(theta))`` on the box ``low <= theta <= high``.
+    r"""Sample ``p(theta | y) ~ exp(log_likelihood(theta))`` on the box ``low <= theta <= high``.
 
     Parameters
     ----------
@@ -65,6 +65,27 @@ def metropolis(log_likelihood: Callable[[Tensor], Tensor], low: Tensor, high: Te
         Seed of the proposals and the starting points.
     initial : Tensor, optional
         ``(B, C, P)`` starting states inside the box.
+
+    Notes
+    -----
+    Random-walk Metropolis: from :math:`\theta`, propose :math:`\theta' = \theta + s\, L \xi`
+    (:math:`\xi \sim N(0, I)`, :math:`L L^T = \Sigma`) and accept with probability
+    :math:`\min(1, p(y \mid \theta') / p(y \mid \theta))` when :math:`\theta'` is inside the box
+    (the uniform prior cancels). During burn-in, every 50 steps :math:`\Sigma` becomes the
+    covariance of the chains' current states and the scale :math:`s` (starting at
+    :math:`2.38/\sqrt P`) moves towards an acceptance rate of 0.25; after burn-in the proposal is
+    fixed, so the kept samples come from a valid Markov chain.
+
+    References
+    ----------
+    N. Metropolis, A. W. Rosenbluth, M. N. Rosenbluth, A. H. Teller and E. Teller, "Equation of
+    state calculations by fast computing machines", *J. Chem. Phys.* 21(6), 1087-1092, 1953.
+
+    H. Haario, E. Saksman and J. Tamminen, "An adaptive Metropolis algorithm", *Bernoulli* 7(2),
+    223-242, 2001.
+
+    G. O. Roberts, A. Gelman and W. R. Gilks, "Weak convergence and optimal scaling of random
+    walk Metropolis algorithms", *Ann. Appl. Probab.* 7(1), 110-120, 1997.
     """
     check_count("chains", chains, minimum=2)
     check_count("steps", steps, minimum=2)

@@ -49,7 +49,7 @@ def minimize(
     data_range: float | None = None,
     callback: Callable[[int, Tensor, float], bool | None] | None = None,
 ) -> tuple[Tensor, History]:
-    """Regularised nonlinear least squares through autograd.
+    r"""Regularised nonlinear least squares through autograd.
 
     Parameters
     ----------
@@ -78,6 +78,20 @@ def minimize(
         and the objective (summed over the batch) of the iterate the step started from;
         returning True stops the solver (``stop_reason = "callback"``). It may change the
         operator's state between iterations (e.g. draw a new mini-batch for Adam).
+
+    Notes
+    -----
+    Minimises :math:`\tfrac12 \|F(x) - y\|^2 + \lambda R(x)` with gradients by autograd (through
+    any adjoint-state rule the operator defines). L-BFGS builds a limited-memory approximation of
+    the inverse Hessian from recent gradient differences and takes line-searched steps; Adam scales
+    each coordinate's step by running estimates of the gradient's first and second moments.
+
+    References
+    ----------
+    D. C. Liu and J. Nocedal, "On the limited memory BFGS method for large scale optimization",
+    *Math. Program.* 45, 503-528, 1989.
+
+    D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", *ICLR*, 2015.
     """
     y = prepare(op, y, truth, x0, bounds)
     check_nonnegative("lam", lam)

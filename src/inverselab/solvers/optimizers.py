@@ -38,7 +38,17 @@ def _check(x0: Tensor, iters: int) -> Tensor:
 
 
 def gradient_descent(loss: LossFn, x0: Tensor, iters: int = 100, lr: float = 0.01) -> Tensor:
-    """Plain gradient descent with a fixed step ``lr``."""
+    r"""Plain gradient descent with a fixed step ``lr``.
+
+    Notes
+    -----
+    :math:`x_{k+1} = x_k - \eta \nabla f(x_k)` for each instance; the instances never interact,
+    so the batch is a set of independent runs.
+
+    References
+    ----------
+    J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., ch. 3. Springer, 2006.
+    """
     x = _check(x0, iters)
     check_positive("lr", lr)
     for _ in range(iters):
@@ -47,7 +57,19 @@ def gradient_descent(loss: LossFn, x0: Tensor, iters: int = 100, lr: float = 0.0
 
 
 def adam(loss: LossFn, x0: Tensor, iters: int = 100, lr: float = 0.01) -> Tensor:
-    """Adam (elementwise, hence independent per instance)."""
+    r"""Adam (elementwise, hence independent per instance).
+
+    Notes
+    -----
+    With :math:`g_k = \nabla f(x_k)`, :math:`m_k = \beta_1 m_{k-1} + (1 - \beta_1) g_k`,
+    :math:`v_k = \beta_2 v_{k-1} + (1 - \beta_2) g_k^2` and the bias-corrected
+    :math:`\hat m_k, \hat v_k`, the step is :math:`x_{k+1} = x_k - \eta\, \hat m_k / (\sqrt{\hat v_k}
+    + \epsilon)`, elementwise.
+
+    References
+    ----------
+    D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", *ICLR*, 2015.
+    """
     x = _check(x0, iters).requires_grad_(True)
     check_positive("lr", lr)
     opt = torch.optim.Adam([x], lr=lr)
@@ -60,7 +82,7 @@ def adam(loss: LossFn, x0: Tensor, iters: int = 100, lr: float = 0.01) -> Tensor
 
 def lbfgs(loss: LossFn, x0: Tensor, iters: int = 100, memory: int = 10, max_backtracks: int = 30,
           first_step: float = 0.1) -> Tensor:
-    """Limited-memory BFGS for each instance, vectorised over instances.
+    r"""Limited-memory BFGS for each instance, vectorised over instances.
 
     Two-loop recursion with each instance's own curvature pairs, and a backtracking Armijo line
     search per instance (step 1, halved until the loss falls by ``1e-4`` times the predicted
@@ -81,6 +103,21 @@ def lbfgs(loss: LossFn, x0: Tensor, iters: int = 100, memory: int = 10, max_back
         Step halvings before a line search gives up.
     first_step : float
         Length of the first step, in the units of ``x``.
+
+    Notes
+    -----
+    The two-loop recursion applies the inverse-Hessian approximation built from the last
+    ``memory`` pairs :math:`s_i = x_{i+1} - x_i`, :math:`y_i = g_{i+1} - g_i` (initial scaling
+    :math:`s^T y / y^T y`) to the gradient; the Armijo condition :math:`f(x + t d) \le f(x) +
+    10^{-4}\, t\, g^T d` decides each backtracking step.
+
+    References
+    ----------
+    J. Nocedal, "Updating quasi-Newton matrices with limited storage", *Math. Comput.* 35(151),
+    773-782, 1980.
+
+    D. C. Liu and J. Nocedal, "On the limited memory BFGS method for large scale optimization",
+    *Math. Program.* 45, 503-528, 1989.
     """
     x = _check(x0, iters)
     check_count("memory", memory)
@@ -148,6 +185,17 @@ def random_restarts(loss: LossFn, bounds: tuple[Tensor, Tensor], n: int, restart
 
     ``bounds`` are lower and upper corners ``(d,)`` (or ``(n, d)``); the runs of all instances
     and starts go as one batch. ``options`` go to :func:`lbfgs`.
+
+    Notes
+    -----
+    A multistart strategy: the best of several local minimisations from uniform starting points,
+    which finds the global minimum with a probability that grows with the number of starts when
+    its basin has positive volume.
+
+    References
+    ----------
+    A. H. G. Rinnooy Kan and G. T. Timmer, "Stochastic global optimization methods part I:
+    clustering methods", *Math. Program.* 39, 27-56, 1987.
     """
     check_count("restarts", restarts)
     lo, hi = (torch.as_tensor(b) for b in bounds)

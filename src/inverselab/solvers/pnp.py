@@ -32,7 +32,7 @@ __all__ = ["pnp_admm"]
 def pnp_admm(op: LinearOperator, y: Tensor, denoiser: Callable[[Tensor], Tensor], rho: float = 1.0, iters: int = 30,
              x0: Tensor | None = None, cg_iters: int = 10, bounds=None, truth: Tensor | None = None,
              data_range: float | None = None) -> tuple[Tensor, History]:
-    """Plug-and-play ADMM (see the module docstring).
+    r"""Plug-and-play ADMM (see the module docstring).
 
     Parameters
     ----------
@@ -52,6 +52,28 @@ def pnp_admm(op: LinearOperator, y: Tensor, denoiser: Callable[[Tensor], Tensor]
     bounds, truth, data_range
         Box constraint applied to the denoiser's output; optional ground truth for the PSNR
         history.
+
+    Notes
+    -----
+    ADMM for :math:`\min_x \tfrac12 \|A x - y\|^2 + R(x)` with the splitting :math:`x = v`
+    alternates
+
+    .. math::
+
+        x &\leftarrow (A^H A + \rho I)^{-1} (A^H y + \rho (v - u)), \\
+        v &\leftarrow D(x + u), \\
+        u &\leftarrow u + x - v,
+
+    where plug-and-play replaces the proximal map of :math:`R` by a denoiser :math:`D`; the data
+    step is solved by warm-started CG.
+
+    References
+    ----------
+    S. V. Venkatakrishnan, C. A. Bouman and B. Wohlberg, "Plug-and-play priors for model based
+    reconstruction", *IEEE GlobalSIP*, 945-948, 2013.
+
+    S. H. Chan, X. Wang and O. A. Elgendy, "Plug-and-play ADMM for image restoration: fixed-point
+    convergence and applications", *IEEE Trans. Comput. Imaging* 3(1), 84-98, 2017.
     """
     y = prepare(op, y, truth, x0, bounds)
     check_positive("rho", rho)
