@@ -4,15 +4,25 @@ A U-Net after FBP (FBPConvNet style) is trained on random 128² crops of 512² r
 phantoms and their FBPs (parallel beam, 360 views, the ct-parallel preset's 5 % noise), turned
 and flipped at random, and kept at its best validation PSNR on whole 512² validation images.
 The same weights are then applied to whole 512² and 1024² images (a fully convolutional
-network has no size of its own). TV (PDHG from the FBP) gets its weight ``lam`` and its
-iteration count from a sweep on validation images at 512²; at 1024² it runs 100 iterations
-from the FBP with ``lam`` scaled as the sweep found it scale from 256² to 512² (marked
-truncated). Every method is timed at the same batch size.
+network has no size of its own). TV (PDHG from the FBP, the library's default step rule) gets
+its weight ``lam`` and its iteration count from a sweep on validation images at 512²: the
+first iteration within ``PLATEAU_DB`` of the best validation PSNR; at 1024² it runs 100
+iterations from the FBP with ``lam`` scaled as the sweep found it scale from 256² to 512²
+(marked truncated). Every method is timed at the same batch size; FBP and the U-Net by
+:func:`inverselab.timing.time_batches`, TV by its wall time on each batch of the test images
+(the median over the batches).
 
-Commands (each fits in a working session; results in ``benchmarks/results/learned_scale.json``)::
+Commands (each fits in a working session; results in ``benchmarks/results/learned_scale.json``).
+The published results came from these, in order (two training stages of 400 steps each, the
+second from the first's best weights; each keeps its best validation weights)::
 
-    python benchmarks/learned_at_scale.py train      # U-Net on crops (about 20 min on 2 cores)
-    python benchmarks/learned_at_scale.py tv-sweep   # lam and iterations of TV on validation
+    python benchmarks/learned_at_scale.py train --steps 400 --lr 1.5e-3
+    cp benchmarks/runs/scale/unet_512.safetensors benchmarks/runs/scale/unet_512_stage1.safetensors
+    python benchmarks/learned_at_scale.py train --steps 400 --lr 1e-3 --seed 1 \
+        --init benchmarks/runs/scale/unet_512_stage1.safetensors
+    python benchmarks/learned_at_scale.py tv-sweep --sizes 512 --lams 16 32 64 128 --iters 250
+    python benchmarks/learned_at_scale.py tv-sweep --sizes 512 --lams 128 256 --iters 400
+    python benchmarks/learned_at_scale.py tv-sweep --sizes 256 --lams 16 32 64 --iters 200
     python benchmarks/learned_at_scale.py score      # 16 test images at 512², 2 at 1024²
     python benchmarks/learned_at_scale.py figure     # seconds per image against size
 
@@ -344,9 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("--n-val", type=int, default=4)
     t.add_argument("--crop", type=int, default=128)
     t.add_argument("--batch", type=int, default=16)
-    t.add_argument("--steps", type=int, default=3000)
-    t.add_argument("--every", type=int, default=250)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--steps", type=int, default=400)
+    t.add_argument("--every", type=int, default=100)
+    t.add_argument("--lr", type=float, default=1.5e-3)
     t.add_argument("--width", type=int, default=16)
     t.add_argument("--depth", type=int, default=3)
     t.add_argument("--seed", type=int, default=0)

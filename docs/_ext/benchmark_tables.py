@@ -746,10 +746,10 @@ def _learned_scale(data, name):
         for method in row["methods"]:
             p = ("rows", i, "methods", method)
             t = p + ("timing",)
-            name = f"TV (λ {row['tv']['lam']:.4g}, {row['tv']['iters']} iterations" + (
+            shown = f"TV (λ {row['tv']['lam']:.4g}, {row['tv']['iters']} iterations" + (
                 ", truncated)" if row["tv"]["truncated"] else ")") if method == "tv" else method
             rows.append([cell("{}² / {}", Num(data, (("rows", i, "size"),), ".0f"),
-                              Num(data, (("rows", i, "views"),), ".0f")), label(name),
+                              Num(data, (("rows", i, "views"),), ".0f")), label(shown),
                          cell("{}", Num(data, (p + ("psnr",),), ".2f")), cell("{}", Num(data, (p + ("ssim",),), ".3f")),
                          cell("{} [{}–{}]", Num(data, (t + ("per_item",),), ".3g"),
                               Num(data, (t + ("minimum",),), ".3g", 1 / row["batch_size"]),
@@ -759,6 +759,34 @@ def _learned_scale(data, name):
     columns = ["size / views", "method", "PSNR (dB)", "SSIM", "s / image [min–max]", "× faster than TV", "batch"]
     return [Table(name, "A U-Net trained on crops, applied to full-size CT, against TV", columns, rows, name,
                   "python benchmarks/learned_at_scale.py", data.get("environment"))]
+
+
+@renders("demo_busy")
+def _demo_busy(data, name):
+    rows = []
+    for i, run in enumerate(data["runs"]):
+        for method in run["per_image_seconds"]:
+            rows.append([cell("{}", Num(data, (("runs", i, "busy_processes"),), ".0f")), label(method),
+                         cell("{}", Num(data, (("runs", i, "psnr", method),), ".2f")),
+                         cell("{}", Num(data, (("runs", i, "per_image_seconds", method),), ".4f")),
+                         cell("{}", Num(data, (("runs", i, "speedup_over_tv", method),), ".1f")),
+                         cell("{}", Num(data, (("runs", i, "wall_seconds"),), ".0f"))])
+    columns = ["busy processes", "method", "PSNR (dB)", "s / image", "× faster than TV", "demo wall time (s)"]
+    return [Table(name, "The demo on an idle machine and beside processes that keep cores busy", columns, rows, name,
+                  "python benchmarks/demo_busy.py --busy 1", data.get("environment"))]
+
+
+@renders("learned_scale_seconds")
+def _learned_scale_seconds(data, name):
+    series = data["series"]
+    sizes = sorted({int(n) for points in series.values() for n in points})
+    rows = []
+    for method, points in series.items():
+        rows.append([label(method)] + [cell("{}", Num(data, (("series", method, str(n), "seconds_per_image"),), ".3g"))
+                                       if str(n) in points else label("–") for n in sizes])
+    columns = ["method"] + [f"{n}² / {data['views'][str(n)]} views" for n in sizes]
+    return [Table(name, "Seconds per image at batch size 1, median of repeats", columns, rows, name,
+                  "python benchmarks/learned_at_scale.py figure", data.get("environment"))]
 
 
 def generic(data, name) -> list[Table]:

@@ -30,9 +30,9 @@ REPORTED = [
     "impedance", "fwi_marmousi", "fwi_marmousi_lbfgs", "fwi_marmousi_gpu_5hz", "fwi_marmousi_gpu_10hz", "fwi_vs_nn",
     "fwi_vs_nn_cwgan_crps", "fwi_baseline", "joint_optimization", "learned_radio_sources", "learned_radio_hubble",
     "source_estimation", "inverse_design", "uq_ct", "stability_ct", "pnp_deblur", "pnp_ct", "generative_prior",
-    "generative_prior_gpu_vae", "distillation", "pod_vs_full",
+    "generative_prior_gpu_vae", "distillation", "pod_vs_full", "learned_scale", "learned_scale_seconds",
 ]
-OPTIONAL = ["learned_scale"]
+OPTIONAL = ["demo_busy"]
 
 
 def resolve(data, path):
@@ -119,4 +119,4 @@ def test_inline_numbers_in_the_prose_come_from_the_files():
 def test_a_missing_optional_file_renders_a_note(tmp_path, monkeypatch):
     monkeypatch.setattr(bt, "RESULTS", tmp_path)
     with pytest.raises(FileNotFoundError):
-        bt.load("learned_scale")
+        bt.load("demo_busy")
