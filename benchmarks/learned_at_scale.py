@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS, environment, save  # noqa: E402
 
+from inverselab.metrics import psnr  # noqa: E402
 from inverselab.models import UNet  # noqa: E402
 from inverselab.models.weights import load_weights, save_weights  # noqa: E402
 from inverselab.problems import make_problem  # noqa: E402
@@ -95,12 +96,6 @@ def dataset(size: int, split: str, n: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def psnr_per_image(estimate: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """PSNR (dB) of each image on the phantoms' data range [0, 1]."""
-    mse = (estimate - truth).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse)
-
-
 def random_crops(f: torch.Tensor, x: torch.Tensor, batch: int, crop: int, gen: torch.Generator):
     """``batch`` aligned crops of FBPs and truths, each turned by a multiple of 90° and
     flipped at random (the eight symmetries of the square leave the CT problem's statistics
@@ -138,11 +133,11 @@ def train(args) -> None:
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     gen = torch.Generator().manual_seed(args.seed)
-    fbp_val = psnr_per_image(va["f"], va["x"]).mean().item()
+    fbp_val = psnr(va["f"], va["x"], data_range=1.0).item()
     history = {"step": [], "loss": [], "val_psnr": []}
     best, losses, start = -math.inf, [], time.perf_counter()
     if args.init:  # a further stage keeps the earlier weights unless it beats them
-        best = psnr_per_image(apply(net, va["f"]), va["x"]).mean().item()
+        best = psnr(apply(net, va["f"]), va["x"], data_range=1.0).item()
         history["step"].append(0)
         history["loss"].append(None)
         history["val_psnr"].append(best)
@@ -171,7 +166,7 @@ def train(args) -> None:
         sched.step()
         losses.append(loss.item())
         if (step + 1) % args.every == 0 or step + 1 == args.steps:
-            val = psnr_per_image(apply(net, va["f"]), va["x"]).mean().item()
+            val = psnr(apply(net, va["f"]), va["x"], data_range=1.0).item()
             history["step"].append(step + 1)
             history["loss"].append(float(np.mean(losses)))
             history["val_psnr"].append(val)
@@ -205,7 +200,7 @@ def tv_sweep(args) -> None:
         iters = int(np.argmax(np.asarray(curve) >= max(curve) - PLATEAU_DB)) + 1
         results[str(size)] = {"lam": float(lam), "iters": iters, "best_iters": int(np.argmax(curve)) + 1,
                               "val_psnr": curve[iters - 1], "best_val_psnr": max(curve), "plateau_db": PLATEAU_DB,
-                              "fbp_val_psnr": psnr_per_image(va["f"], va["x"]).mean().item(),
+                              "fbp_val_psnr": psnr(va["f"], va["x"], data_range=1.0).item(),
                               "curves": curves, "n_val": args.n_val, "step_ratio": args.step_ratio,
                               "max_iters": {k: len(c) for k, c in curves.items()}}
         latest = json.loads(path.read_text())["sizes"] if path.exists() else {}
