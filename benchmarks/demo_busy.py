@@ -13,7 +13,6 @@ Writes ``benchmarks/results/demo_busy.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import save  # noqa: E402
+from _common import BenchmarkParser, save  # noqa: E402
 
 SPIN = "while True:\n    pass\n"
 
@@ -54,7 +53,7 @@ def run_demo(out: Path, busy: int, quick: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = BenchmarkParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--busy", type=int, default=1, help="spinning processes in the loaded run")
     parser.add_argument("--quick", action="store_true", help="the demo's quick setting")
     args = parser.parse_args()

@@ -20,14 +20,13 @@ benchmarks/results/distillation.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from _common import save
+from _common import BenchmarkParser, save
 from inverselab.jobs import test_pairs
 from inverselab.metrics import psnr
 from inverselab.models import load_run
@@ -45,7 +44,7 @@ def per_image(fn, y: torch.Tensor) -> tuple[torch.Tensor, float]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--students", nargs="+", default=["ct_student_w16", "ct_student_w12"],

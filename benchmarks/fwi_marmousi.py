@@ -30,14 +30,14 @@ from pathlib import Path
 
 import torch
 
-from _common import RESULTS, environment, save
+from _common import BenchmarkParser, RESULTS, environment, save
 from inverselab.operators.acoustic import AcousticWave2D
 from inverselab.solvers.fwi import fwi
 
 
 
 def parse(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--shots", type=int, default=16)
     p.add_argument("--receiver-step", type=int, default=2, help="receiver spacing in cells")
     p.add_argument("--frequency", type=float, default=5.0, help="Ricker peak frequency (Hz)")

@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import RESULTS, environment, save
+from _common import BenchmarkParser, RESULTS, environment, save
 from inverselab.jobs import test_pairs
 from inverselab.metrics import ssim
 from inverselab.models import load_run
@@ -70,7 +70,7 @@ PARTS = ("fwi", "inversionnet", "cwgan", "hybrid")
 
 
 def parse(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--family", default="flat", choices=["flat", "curved", "faulted", "curved-faulted"])
     p.add_argument("--n", type=int, default=100, help="held-out models")
     p.add_argument("--seed", type=int, default=0, help="first test seed (as 'inverselab evaluate')")

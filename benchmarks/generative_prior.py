@@ -26,7 +26,6 @@ on the CPU after the main run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 from inverselab.jobs import train_job
 from inverselab.methods import make_method
 from inverselab.models import load_run
@@ -111,7 +110,7 @@ def figure(truth, estimates: dict, ratio: float, path: Path, count: int = 4) -> 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", type=Path, default=HERE / "runs" / "cs_vae", help="generator run (trained when absent)")
     p.add_argument("--minutes", type=float, default=25.0, help="generator training budget when the run is absent")
     p.add_argument("--ratio", type=float, default=0.1)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 from inverselab.operators.gravity import Gravity2D
 from inverselab.studies.gravity import (
     HARTOUSOV_BOUNDS,
@@ -83,7 +83,7 @@ def figure(x, g, op, results: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = BenchmarkParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="path of hartousov.txt")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per inversion (median)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (the operator set-up)")

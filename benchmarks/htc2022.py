@@ -13,12 +13,11 @@ The same reconstruction from the command line:
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 import inverselab as il
 from inverselab.data import read_htc2022, read_segmentation
 from inverselab.problems.real import (
@@ -46,7 +45,7 @@ def calibrate(data: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/ct/htc2022")
     args = parser.parse_args()

@@ -33,14 +33,13 @@ log-impedance error left, PSNR of the impedance, iterations and seconds.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 from inverselab.models import TraceNet
 from inverselab.studies.impedance import (
     fit_tracewise,
@@ -102,7 +101,7 @@ def figure(p, estimates: dict[str, torch.Tensor], extent: list[float], path: Pat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--crop", type=int, nargs=4, default=[0, 550, 0, 800], metavar=("Z0", "Z1", "X0", "X1"),
                         help="rows z0:z1 and columns x0:x1 of the model (default: all)")

@@ -20,7 +20,6 @@ GPU (``--init`` that run, ``--lr 1e-4 --batch-size 32 --minutes 2.4``), passed a
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 from inverselab.jobs import train_job
 from inverselab.models import load_run
 from inverselab.problems import make_problem
@@ -54,7 +53,7 @@ def scores(problem, designs: torch.Tensor, targets: torch.Tensor) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100, help="held-out targets")
     p.add_argument("--draws", type=int, default=8, help="GAN designs per target")
     p.add_argument("--seeds", type=int, default=4, help="optimised designs per target for the diversity (on 20 targets)")

@@ -18,14 +18,13 @@ distributions per setting, shares against the toy's SNR).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 import numpy as np
 import torch
 
-from _common import RESULTS, environment, save
+from _common import BenchmarkParser, RESULTS, environment, save
 from inverselab.problems.families import HeatSources, ToyLandscape, WavePacket
 from inverselab.studies.joint import compare
 
@@ -81,7 +80,7 @@ def figure(path, results: dict) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-train", type=int, default=512)
     p.add_argument("--n-test", type=int, default=512)
     p.add_argument("--iters", type=int, default=100)

@@ -14,12 +14,11 @@ the command's measured duration) and then inspected:
 
 Usage::
 
-    python benchmarks/kill_trials.py --trials 20 --out benchmarks/results/kill_trials.json
+    python benchmarks/kill_trials.py --trials 20
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _common import BenchmarkParser, save
 
 CLI = [sys.executable, "-m", "inverselab"]
 SOLVE = ["solve", "cs", "--set", "size=64", "--method", "tv", "--param", "iters=400", "tol=0", "--n", "16"]
@@ -148,10 +149,10 @@ def trial_data(reference: Path, duration: float, rng: random.Random, scratch: Pa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="benchmarks/results/kill_trials.json")
+    parser.add_argument("--out", default="kill_trials", help="results file name under benchmarks/results")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     results: dict[str, list[dict]] = {}
@@ -182,9 +183,7 @@ def main() -> None:
                for verb, rows in results.items()}
     record = {"config": {"trials": args.trials, "seed": args.seed, "solve": SOLVE, "train": TRAIN, "data": DATA,
                          "cpu_count": os.cpu_count()}, "summary": summary, "trials": results}
-    from inverselab.runs import write_json_atomic
-
-    write_json_atomic(args.out, record)
+    print(f"-> {save(args.out, record)}")
     for verb, s in summary.items():
         print(f"{verb:14s} {s['ok']}/{s['trials']} as promised ({s['killed_mid_run']} killed mid-run)")
     if any(s["ok"] != s["trials"] for s in summary.values()):

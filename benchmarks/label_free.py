@@ -19,7 +19,6 @@ table and writes ``benchmarks/results/label_free.json``.
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 import inverselab as il
-from _common import save
+from _common import BenchmarkParser, save
 from inverselab.jobs import evaluate_job, train_job
 
 SETTINGS = {
@@ -73,7 +72,7 @@ def run(study: str, minutes: float, seeds: list[int], n: int, runs: Path) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--n", type=int, default=64)

@@ -31,7 +31,6 @@ Data and weights go to ``benchmarks/runs/scale`` (not committed).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -45,7 +44,7 @@ from tqdm import tqdm, trange
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, environment, save  # noqa: E402
+from _common import BenchmarkParser, RESULTS, environment, save  # noqa: E402
 
 from inverselab.metrics import psnr  # noqa: E402
 from inverselab.models import UNet  # noqa: E402
@@ -341,7 +340,7 @@ def figure(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = BenchmarkParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(required=True)
     t = sub.add_parser("train", help="train the U-Net on crops")
     t.add_argument("--size", type=int, default=512)

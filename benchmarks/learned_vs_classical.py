@@ -33,7 +33,6 @@ Training runs land in benchmarks/runs/<part>_<model>/ (git-ignored); they resume
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from _common import save
+from _common import BenchmarkParser, save
 from inverselab.jobs import train_job
 from inverselab.methods import make_method
 from inverselab.models import Symmetrized, load_run
@@ -247,7 +246,7 @@ PARTS = {"ct": part_ct, "consistency": part_consistency, "schedules": part_sched
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=list(PARTS))
     parser.add_argument("--minutes-lpd", type=float, default=25.0, help="budget of LPD / the unrolled network")
     parser.add_argument("--minutes-unet", type=float, default=15.0)

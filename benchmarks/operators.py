@@ -17,13 +17,14 @@ compiled kernels are loaded (from Numba's cache) before anything is timed.
 
     bash benchmarks/setup_peers.sh                 # once
     .venv-bench/bin/python benchmarks/operators.py [--sizes 128 256 512 1024] [--repeats 7]
+    .venv-bench/bin/python benchmarks/operators.py --quick      # 128^2 and 256^2 only
 
-Writes benchmarks/results/operators.json and prints a table with ratios (ASTRA / ours).
+Writes benchmarks/results/operators.json (``--quick``: its quick block) and prints a table with
+ratios (ASTRA / ours).
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import math
 import os
@@ -34,7 +35,7 @@ from pathlib import Path
 import numba
 import peers
 import torch
-from _common import median_seconds, save
+from _common import BenchmarkParser, median_seconds, save
 
 from inverselab.operators import FanBeam2D, ParallelBeam2D, dottest
 from inverselab.timing import time_batches
@@ -216,12 +217,22 @@ def print_table(run: dict) -> None:
             print(f"{'':16s}   ({row['note']})")
 
 
+#: What ``reproduce.py`` checks: ASTRA's time over ours (matrix-free, one and two threads) and
+#: the adjoint identity of our pair.
+REPRODUCE = {"quality": {"runs.*.results.inverselab matrix-free.dottest_float64": 1e-12},
+             "ratios": ["runs.*.results.inverselab matrix-free.threads_1.astra_over_this",
+                        "runs.*.results.inverselab matrix-free.threads_2.astra_over_this"]}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=list(CONFIGS))
     parser.add_argument("--geometries", nargs="*", default=list(GEOMETRIES), choices=GEOMETRIES)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="sizes 128 and 256 only")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes = [n for n in args.sizes if n <= 256]
     kernels_s = load_kernels()
     print(f"compiled kernels loaded in {kernels_s:.2f} s")
     print(f"{'config':16s} {'operator':27s} {'1 thread: ms [min-max]':>20s} {'ASTRA/':>6s} "
@@ -232,7 +243,8 @@ def main() -> None:
             run = measure(geometry, n, CONFIGS.get(n, n), args.repeats)
             out.append(run)
             print_table(run)
-    path = save("operators", {"config": {**vars(args), "threads": THREADS, "kernels_load_s": kernels_s}, "runs": out})
+    path = save("operators", {"config": {**vars(args), "threads": THREADS, "kernels_load_s": kernels_s}, "runs": out},
+                reproduce=REPRODUCE)
     print("(! marks a max/min spread above 1.5)")
     print(f"-> {path}")
 

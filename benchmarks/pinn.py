@@ -19,7 +19,6 @@ Parts (each writes benchmarks/results/pinn_<part>.json and prints a markdown tab
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from _common import save
+from _common import BenchmarkParser, save
 import inverselab as il
 from inverselab.models.pinn import fit
 from inverselab.problems import make_problem
@@ -178,7 +177,7 @@ PARTS = {"diffusion": part_diffusion, "heat": part_heat, "poisson": part_poisson
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = BenchmarkParser(description=__doc__.split("\n")[0])
     parser.add_argument("parts", nargs="+", choices=sorted(PARTS))
     parser.add_argument("--deepxde-iterations", type=int, default=30000, help="DeepXDE's Adam budget (diffusion)")
     args = parser.parse_args()

@@ -21,14 +21,13 @@ benchmarks/results/pnp_ct.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from _common import save
+from _common import BenchmarkParser, save
 from inverselab.jobs import train_job
 from inverselab.methods import make_method
 from inverselab.problems import make_problem
@@ -55,7 +54,7 @@ PARTS = {
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=list(PARTS), default="deblur")
     p.add_argument("--minutes", type=float, default=15.0, help="denoiser training budget")
     p.add_argument("--denoiser", type=Path, help="denoiser run (default runs/denoise_unet for deblur, "

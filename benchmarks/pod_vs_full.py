@@ -16,7 +16,6 @@ same cached pairs as the InversionNet (``inverselab data generate fwi-flat``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import save
+from _common import BenchmarkParser, save
 from fwi_vs_nn import network_seconds, scores
 from inverselab.jobs import test_pairs, train_job
 from inverselab.models import load_run
@@ -33,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--inversionnet", type=Path, required=True, help="training run of model inversionnet")
     p.add_argument("--data", type=Path, required=True, help="HDF5 training pairs of the same problem")
     p.add_argument("--pod", type=Path, default=HERE / "runs" / "pod_inversionnet")

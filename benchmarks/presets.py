@@ -4,30 +4,40 @@ Evaluation truths use seed 0 (the defaults were tuned on seed 100 by ``tune_defa
 measurements use seed 1.
 
     python benchmarks/presets.py [--n 8] [--problems ct-parallel mri]
+    python benchmarks/presets.py --quick       # 2 samples of the imaging presets
 
 Prints one table (mean PSNR / SSIM and seconds per sample per method) and writes
-``benchmarks/results/presets.json``.
+``benchmarks/results/presets.json`` (``--quick``: its quick block).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 import torch
 
 import inverselab as il
-from _common import save
+from _common import BenchmarkParser, save
 from inverselab.methods import available_methods
 
 
+#: The presets of ``--quick``.
+QUICK = ("deblur", "inpaint", "ct-parallel", "mri")
+#: What ``reproduce.py`` checks: every method's mean PSNR and SSIM.
+REPRODUCE = {"quality": {"rows.*.psnr": 0.3, "rows.*.ssim": 0.01}}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="*", default=None)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help=f"--n 2 on {', '.join(QUICK)} (unless given)")
     args = parser.parse_args()
+    if args.quick:
+        args.problems = args.problems or list(QUICK)
+        args.n = min(args.n, 2)
     torch.set_num_threads(args.threads)
     rows = []
     print(f"{'problem':12s} {'method':10s} {'PSNR dB':>8s} {'SSIM':>6s} {'s/sample':>9s}")
@@ -51,7 +61,7 @@ def main() -> None:
             mark = " *" if row["default"] else ""
             print(f"{name:12s} {method:10s} {row['psnr']:8.2f} {row['ssim']:6.3f} {seconds:9.4f}{mark}", flush=True)
     print("(* the problem's default method)")
-    print(f"-> {save('presets', {'config': vars(args), 'rows': rows})}")
+    print(f"-> {save('presets', {'config': vars(args), 'rows': rows}, reproduce=REPRODUCE)}")
 
 
 if __name__ == "__main__":

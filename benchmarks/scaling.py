@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -39,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, environment, save  # noqa: E402
+from _common import BenchmarkParser, RESULTS, environment, save  # noqa: E402
 
 HERE = Path(__file__).resolve()
 PARTS = ("ct", "fbp", "mri", "tv", "unet", "lpd", "train", "ddp")
@@ -328,7 +327,7 @@ def figure(series: dict[str, list[dict]], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = BenchmarkParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("parts", nargs="*", default=list(PARTS), help=f"any of {', '.join(PARTS)} (default all)")
     parser.add_argument("--quick", action="store_true", help="two smallest sizes only (smoke run)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

@@ -14,7 +14,6 @@ MCMC runs all releases as one batch; its seconds per release are the batch time 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 from inverselab.jobs import test_pairs, train_job
 from inverselab.models import load_run
 from inverselab.problems import make_problem
@@ -87,7 +86,7 @@ def figure(path: Path, rows: dict, curves: dict) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100, help="held-out releases")
     p.add_argument("--minutes", type=float, default=5.0, help="network training budget")
     p.add_argument("--steps", type=int, default=4000, help="MCMC steps (a quarter of them burn-in)")

@@ -14,14 +14,13 @@ benchmarks/results/stability_ct.{json,png}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import torch
 
-from _common import RESULTS, save
+from _common import BenchmarkParser, RESULTS, save
 from inverselab.analysis.stability import stability_markdown, stability_table
 from inverselab.report.stability import stability_figure
 from inverselab.models import load_run
@@ -33,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=50, help="phantoms of the noise sweep")
     p.add_argument("--n-attack", type=int, default=10, help="phantoms attacked")
     p.add_argument("--steps", type=int, default=10)

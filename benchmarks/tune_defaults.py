@@ -11,19 +11,18 @@ Prints, per problem and method, the PSNR for each weight and the best weight; wr
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
 import inverselab as il
-from _common import save
+from _common import BenchmarkParser, save
 
 FACTORS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="*", default=None)
     parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--seed", type=int, default=100)

@@ -30,14 +30,15 @@ the time until ``(F - F*) / |F*| <= --tol`` (median, min and max over ``--repeat
 chosen configurations on the test data); secondary, the time until each solver reaches the best
 PSNR deepinv's solvers reach. Per-iteration costs and the thread count are recorded.
 
-    .venv-bench/bin/python benchmarks/tv.py [--problems ct deblur inpaint mri] [--quick]
+    .venv-bench/bin/python benchmarks/tv.py [--problems ct deblur inpaint mri]
+    .venv-bench/bin/python benchmarks/tv.py --quick --problems deblur   # the quick block
 
-Writes benchmarks/results/tv.json (merged per problem) and prints a table with ratios.
+Writes benchmarks/results/tv.json (merged per problem; ``--quick``: its quick block, shorter
+sweeps and reference runs) and prints a table with ratios.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ import torch
 
 import peers
 import peers_tv
-from _common import RESULTS, environment, save
+from _common import BenchmarkParser, RESULTS, environment, save
 from inverselab.data import natural_image, random_ellipses
 from inverselab.metrics import psnr
 from inverselab.noise import GaussianNoise
@@ -311,8 +312,14 @@ def print_table(name: str, result: dict) -> None:
               f"  best {row['best_psnr']:.2f} dB{extra}")
 
 
+#: What ``reproduce.py`` checks: the solvers' best PSNRs and our speed-ups over the best peer.
+REPRODUCE = {"quality": {"problems.*.solvers.*.best_psnr": 0.1},
+             "ratios": ["problems.*.solvers.inverselab default.speedup_vs_best_peer",
+                        "problems.*.solvers.inverselab fixed.speedup_vs_best_peer"]}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchmarkParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="+", default=["ct", "deblur", "inpaint", "mri"],
                         choices=["ct", "deblur", "inpaint", "mri"])
     parser.add_argument("--tol", type=float, default=1e-4)
@@ -323,6 +330,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     path = RESULTS / "tv.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
+    if args.quick:
+        previous = previous.get("quick", {})
     results = previous.get("problems", {}) if previous.get("protocol") == "objective-tolerance" else {}
     for name in args.problems:
         print(f"{name}:", flush=True)
@@ -337,7 +346,7 @@ def main() -> None:
         result["config"] = vars(args)
         results[name] = result
         print_table(name, result)
-        save("tv", {"protocol": "objective-tolerance", "problems": results})
+        save("tv", {"protocol": "objective-tolerance", "problems": results}, reproduce=REPRODUCE)
     print(f"-> {path}")
 
 

@@ -19,20 +19,19 @@ benchmarks/results/uq_ct.json.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
-from _common import save
+from _common import BenchmarkParser, save
 from inverselab.jobs import uq_job
 
 RUNS = Path(__file__).resolve().parent / "runs"
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = BenchmarkParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--samples", type=int, default=32, help="MC dropout draws")
     p.add_argument("--threads", type=int, default=1)
