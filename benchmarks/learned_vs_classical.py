@@ -25,6 +25,7 @@ Parts (each writes benchmarks/results/learned_<part>.json and prints a markdown 
   applied to the real ta/tb sinograms; MCC of the Otsu segmentation against TV.
 
     python benchmarks/learned_vs_classical.py ct [--minutes-lpd 25 --minutes-unet 15]
+    python benchmarks/learned_vs_classical.py deblur --quick   # quick block: U-Net width 16, 600 steps, 8 images
 
 Seconds per image are measured at batch size 1, one image after another, after a warm-up.
 Training runs land in benchmarks/runs/<part>_<model>/ (git-ignored); they resume with
@@ -34,6 +35,7 @@ Training runs land in benchmarks/runs/<part>_<model>/ (git-ignored); they resume
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +55,10 @@ HERE = Path(__file__).resolve().parent
 RUNS = HERE / "runs"
 CACHE = HERE / "data"
 N_TEST = 100
+#: ``--quick`` (deblur): training epochs of 50 steps (a fixed step count, so reruns agree), test images.
+QUICK_EPOCHS, QUICK_TEST = 12, 8
+#: What ``reproduce.py`` checks: every method's PSNR and SSIM, and each one's speed over the baseline.
+REPRODUCE = {"quality": {"results.*.psnr": 0.3, "results.*.ssim": 0.01}, "ratios": ["results.*.x_faster_than_baseline"]}
 
 
 def per_image(problem: Problem, reconstruct: Callable, y: torch.Tensor, x: torch.Tensor) -> dict:
@@ -101,9 +107,11 @@ def test_set(problem: Problem, n: int = N_TEST) -> tuple[torch.Tensor, torch.Ten
     return x, problem.simulate(x, seed=1)
 
 
-def train(problem: Problem, part: str, model: str, minutes: float, cache: Path | None = None, **kw) -> Path:
+def train(problem: Problem, part: str, model: str, minutes: float | None, cache: Path | None = None, **kw) -> Path:
     out = RUNS / f"{part}_{model}{kw.pop('suffix', '')}"
-    if (out / "model.safetensors").exists() and not kw.pop("retrain", False):
+    if kw.pop("retrain", False):
+        shutil.rmtree(out, ignore_errors=True)
+    if (out / "model.safetensors").exists():
         print(f"reusing {out}")
         return out
     training = {"batch_size": 4, "steps_per_epoch": 50, "seed": 0, **kw.pop("training", {})}
@@ -121,9 +129,12 @@ def table(rows: dict[str, dict], baseline: str) -> str:
 
 
 def report(part: str, config: dict, rows: dict, baseline: str) -> None:
+    for r in rows.values():
+        r["x_faster_than_baseline"] = rows[baseline]["seconds_per_image"] / r["seconds_per_image"]
     md = table(rows, baseline)
     print(md)
-    save(f"learned_{part}", {"config": config, "results": rows, "table": md})
+    save(f"learned_{part}", {"config": {**config, "baseline": baseline}, "results": rows, "table": md},
+         reproduce=REPRODUCE)
 
 
 def part_ct(args) -> None:
@@ -178,13 +189,18 @@ def part_mri(args) -> None:
 
 def part_deblur(args) -> None:
     problem = make_problem("deblur", size=128)
-    x, y = test_set(problem, 24)
-    lam, sweep = tune(problem, "tv", "lam", [0.001, 0.002, 0.004, 0.008])
+    n_test = QUICK_TEST if args.quick else 24
+    x, y = test_set(problem, n_test)
+    lam, sweep = tune(problem, "tv", "lam", [0.001, 0.002, 0.004, 0.008], n=4 if args.quick else 16)
     rows = {"wiener": per_image(problem, classical(problem, "baseline"), y, x),
             "tv": per_image(problem, classical(problem, "tv", lam=lam), y, x)}
-    fn, info = learned(train(problem, "deblur", "unet", args.minutes_unet, options={"width": 32}))
+    if args.quick:
+        run = train(problem, "quick_deblur", "unet", None, options={"width": 16}, epochs=QUICK_EPOCHS, retrain=True)
+    else:
+        run = train(problem, "deblur", "unet", args.minutes_unet, options={"width": 32})
+    fn, info = learned(run)
     rows["unet"] = per_image(problem, fn, y, x) | info
-    report("deblur", {"problem": problem.config, "tv_lam": lam, "tv_sweep": sweep, "n_test": 24,
+    report("deblur", {"problem": problem.config, "tv_lam": lam, "tv_sweep": sweep, "n_test": n_test,
                       "note": "natural images: scikit-image's bundled set, disjoint train/test crops"}, rows, "tv")
 
 
@@ -255,7 +271,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="htc part: reconstruction grid")
     parser.add_argument("--sky", choices=("sources", "hubble", "both"), default="both", help="radio part: which skies")
     parser.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data" / "ct" / "htc2022"))
+    parser.add_argument("--quick", action="store_true",
+                        help=f"deblur only: a U-Net of width 16 trained {QUICK_EPOCHS * 50} steps, {QUICK_TEST} test images")
     args = parser.parse_args()
+    if args.quick and args.part != "deblur":
+        parser.error("--quick is available for the deblur part; run the others in full")
     torch.manual_seed(0)
     PARTS[args.part](args)
 

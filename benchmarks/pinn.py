@@ -15,6 +15,7 @@ Parts (each writes benchmarks/results/pinn_<part>.json and prints a markdown tab
 * ``wave``: wave-speed-1d by L-BFGS through the leapfrog solver.
 
     .venv-bench/bin/python benchmarks/pinn.py diffusion heat poisson lorenz wave
+    .venv/bin/python benchmarks/pinn.py heat --quick      # quick block: seed 0 only
 """
 
 from __future__ import annotations
@@ -143,11 +144,11 @@ def _estimation_rows(name: str, methods: tuple[str, ...], seeds=SEEDS) -> dict:
 
 
 def part_heat(args) -> dict:
-    return _estimation_rows("heat-conductivity", ("pinn", "adjoint"))
+    return _estimation_rows("heat-conductivity", ("pinn", "adjoint"), seeds=SEEDS[:1] if args.quick else SEEDS)
 
 
 def part_poisson(args) -> dict:
-    return _estimation_rows("poisson-conductivity", ("pinn", "adjoint"))
+    return _estimation_rows("poisson-conductivity", ("pinn", "adjoint"), seeds=SEEDS[:1] if args.quick else SEEDS)
 
 
 def part_wave(args) -> dict:
@@ -172,6 +173,11 @@ def part_lorenz(args) -> dict:
     return {"problem": problem.config, "methods": out}
 
 
+#: What ``reproduce.py`` checks (heat, poisson, wave): each method's median relative error.
+REPRODUCE = {"quality": {"methods.*.median_rel_error": 0.005}}
+#: Parts with a quick block.
+QUICK_PARTS = ("heat", "poisson")
+
 PARTS = {"diffusion": part_diffusion, "heat": part_heat, "poisson": part_poisson, "lorenz": part_lorenz,
          "wave": part_wave}
 
@@ -180,12 +186,16 @@ def main() -> int:
     parser = BenchmarkParser(description=__doc__.split("\n")[0])
     parser.add_argument("parts", nargs="+", choices=sorted(PARTS))
     parser.add_argument("--deepxde-iterations", type=int, default=30000, help="DeepXDE's Adam budget (diffusion)")
+    parser.add_argument("--quick", action="store_true", help=f"seed 0 only ({', '.join(QUICK_PARTS)})")
     args = parser.parse_args()
+    if args.quick and set(args.parts) - set(QUICK_PARTS):
+        parser.error(f"--quick is available for the parts {', '.join(QUICK_PARTS)}; run the others in full")
     for part in args.parts:
         start = time.perf_counter()
         payload = PARTS[part](args)
         save(f"pinn_{part}", {"part": part, "seconds": time.perf_counter() - start,
-                              "config": {"argv": sys.argv[1:], "threads": torch.get_num_threads()}, **payload})
+                              "config": {"argv": sys.argv[1:], "threads": torch.get_num_threads()}, **payload},
+             reproduce=REPRODUCE if part in ("heat", "poisson", "wave") else None)
     return 0
 
 

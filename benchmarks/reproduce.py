@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 #: Timing ratios agree when the rerun's lies within this factor of the recorded one.
 RATIO_BAND = 1.5
+#: Fields that name a list item in a key (``rows.ct-parallel/tv.psnr`` rather than ``rows.13.psnr``).
+LABEL_FIELDS = ("problem", "method", "geometry", "n", "name", "seed")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class Check:
     """One compared number."""
 
     result: str
+    pattern: str
     key: str
     kind: str  # "quality" or "ratio"
     recorded: float | None
@@ -56,18 +59,45 @@ class Check:
             return 1 / RATIO_BAND <= self.rerun / self.recorded <= RATIO_BAND
         return abs(self.rerun - self.recorded) <= float(self.allowed.lstrip("±"))
 
+    @property
+    def deviation(self) -> float:
+        """|rerun - recorded| for quality, the factor between them (>= 1) for ratios."""
+        if self.recorded is None or self.rerun is None:
+            return 0.0 if self.ok else math.inf
+        if self.kind == "ratio":
+            r = self.rerun / self.recorded if self.recorded else math.inf
+            return max(r, 1 / r) if r > 0 else math.inf
+        return abs(self.rerun - self.recorded) if self.recorded is not None else 0.0
+
+
+def _label(key: object, value: object) -> str:
+    if isinstance(value, dict):
+        named = [str(value[f]) for f in LABEL_FIELDS if isinstance(value.get(f), (str, int)) and f in value]
+        if named:
+            return "/".join(named)
+    return str(key)
+
 
 def expand(tree: object, pattern: str) -> dict[str, object]:
     """The values at a dotted path; ``*`` matches every key (or list item) at its level.
 
+    List items that are records are named by their :data:`LABEL_FIELDS`.
+
     >>> expand({"a": {"x": 1, "y": 2}}, "a.*")
     {'a.x': 1, 'a.y': 2}
+    >>> expand({"rows": [{"method": "tv", "psnr": 30.0}]}, "rows.*.psnr")
+    {'rows.tv.psnr': 30.0}
     """
     found = {"": tree}
     for part in pattern.split("."):
         step = {}
         for prefix, node in found.items():
-            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+            if isinstance(node, dict):
+                items = list(node.items())
+            elif isinstance(node, list):
+                items = [(_label(i, v), v) for i, v in enumerate(node)]
+            else:
+                items = []
             for key, value in items:
                 if part == "*" or str(key) == part:
                     step[f"{prefix}.{key}" if prefix else str(key)] = value
@@ -90,9 +120,9 @@ def compare(name: str, recorded: dict, rerun: dict) -> list[Check]:
     for kind, pattern, allowed in wanted:
         old, new = expand(recorded, pattern), expand(rerun, pattern)
         if not old:
-            checks.append(Check(name, pattern, kind, None, float("nan"), allowed))
+            checks.append(Check(name, pattern, pattern, kind, None, float("nan"), allowed))
         for key in old:
-            checks.append(Check(name, key, kind, _number(old[key]), _number(new.get(key)), allowed))
+            checks.append(Check(name, pattern, key, kind, _number(old[key]), _number(new.get(key)), allowed))
     return checks
 
 
@@ -115,19 +145,35 @@ def rerun(path: Path, quick: bool, allow_dirty: bool) -> tuple[list[Check], floa
         seconds = time.perf_counter() - start
         out = Path(tmp) / path.name
         if done.returncode != 0 or not out.exists():
-            return [Check(path.stem, f"command exited {done.returncode}", "quality", 0.0, None, "±0")], seconds
+            failed = f"command exited {done.returncode}"
+            return [Check(path.stem, failed, failed, "quality", 0.0, None, "±0")], seconds
         new = block(json.loads(out.read_text()), quick) or {}
     return compare(path.stem, recorded, new), seconds
 
 
-def table(checks: list[Check]) -> str:
-    """A markdown table of the checks."""
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.4g}"
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
 
-    lines = ["| result | key | kind | recorded | rerun | allowed | ok |", "|---|---|---|---:|---:|---|---|"]
-    lines += [f"| {c.result} | {c.key} | {c.kind} | {fmt(c.recorded)} | {fmt(c.rerun)} | {c.allowed} | "
-              f"{'pass' if c.ok else 'FAIL'} |" for c in checks]
+
+def table(checks: list[Check], verbose: bool = False) -> str:
+    """A markdown table: one row per checked key (``verbose``), or per result and key pattern
+    with the number of keys, the largest deviation and the recorded and rerun values there."""
+    if verbose:
+        lines = ["| result | key | kind | recorded | rerun | allowed | ok |", "|---|---|---|---:|---:|---|---|"]
+        lines += [f"| {c.result} | {c.key} | {c.kind} | {_fmt(c.recorded)} | {_fmt(c.rerun)} | {c.allowed} | "
+                  f"{'pass' if c.ok else 'FAIL'} |" for c in checks]
+        return "\n".join(lines)
+    lines = ["| result | keys | kind | n | worst key | recorded | rerun | allowed | ok |",
+             "|---|---|---|---:|---|---:|---:|---|---|"]
+    groups: dict[tuple[str, str], list[Check]] = {}
+    for c in checks:
+        groups.setdefault((c.result, c.pattern), []).append(c)
+    for (result, pattern), group in groups.items():
+        worst = max(group, key=lambda c: c.deviation)
+        passed = sum(c.ok for c in group)
+        verdict = "pass" if passed == len(group) else f"FAIL ({len(group) - passed})"
+        lines.append(f"| {result} | {pattern} | {worst.kind} | {len(group)} | {worst.key} | {_fmt(worst.recorded)} | "
+                     f"{_fmt(worst.rerun)} | {worst.allowed} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -137,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="rerun the quick blocks (small settings)")
     parser.add_argument("--allow-dirty", action="store_true", help="rerun from a tree with uncommitted changes")
     parser.add_argument("--list", action="store_true", help="list the commands, run nothing")
+    parser.add_argument("--verbose", action="store_true", help="one table row per checked number")
     args = parser.parse_args(argv)
     paths = args.results or sorted(p for p in RESULTS.glob("*.json") if block(json.loads(p.read_text()), args.quick))
     checks: list[Check] = []
@@ -155,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         checks += found
     if args.list:
         return 0
-    print(table(checks))
+    print(table(checks, args.verbose))
     failed = [c for c in checks if not c.ok]
     print(f"{len(checks) - len(failed)}/{len(checks)} numbers reproduced in {len(paths)} results")
     return 1 if failed else 0
