@@ -44,17 +44,18 @@ LOAD_INTERVAL = 5.0
 
 
 def _git(*args: str) -> str:
+    """Output of a git command in the repository (empty when git is missing)."""
     try:
         out = subprocess.run(["git", *args], capture_output=True, text=True, check=False, cwd=REPO)
     except OSError:
         return ""
-    return out.stdout.strip()
+    return out.stdout
 
 
 def _uncommitted() -> list[str]:
     """Tracked or untracked-but-not-ignored files that differ from HEAD, results excluded."""
-    status = _git("status", "--porcelain", "--", ".", ":(exclude)benchmarks/results")
-    return [line[3:] for line in status.splitlines() if line.strip()]
+    status = _git("status", "--porcelain", "-z", "--", ".", ":(exclude)benchmarks/results")
+    return [entry[3:] for entry in status.split("\0") if len(entry) > 3]
 
 
 class _LoadSampler(threading.Thread):
@@ -113,7 +114,7 @@ def begin(allow_dirty: bool = False, quick: bool = False) -> None:
                  "made them, or pass --allow-dirty to mark the results as from a dirty tree")
     _Run.started = time.time()
     _Run.command = _command()
-    _Run.commit = _git("rev-parse", "HEAD")
+    _Run.commit = _git("rev-parse", "HEAD").strip()
     _Run.allow_dirty = allow_dirty
     _Run.quick = quick
     _Run.load = _LoadSampler()

@@ -14,9 +14,10 @@ import math
 import re
 import statistics
 
-import benchmark_tables as bt
 import pytest
-from docs_helpers import DOCS, ROOT
+from docs_helpers import DOCS, ROOT  # puts docs/_ext on the path
+
+import benchmark_tables as bt  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.(\d+))?(?:e([-+]?\d+))?")
@@ -114,6 +115,38 @@ def test_inline_numbers_in_the_prose_come_from_the_files():
             num = bt.inline(spec)
             errors += check_text(str(num), [num], json.loads((RESULTS / f"{name}.json").read_text()))
     assert not errors, "\n".join(errors)
+
+
+#: A result written as a number with its unit: decibels, a speed-up, a coverage.
+RESULT_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*(?:dB\b|×(?!\s*\d)|x (?:faster|slower)|times (?:faster|slower)|% coverage)")
+#: Method settings written with such a unit (not results).
+SETTINGS = {"within 0.05 dB"}
+
+
+def _prose(text: str) -> str:
+    """The text of a page without roles, directives (and their indented bodies) and literals."""
+    text = ROLE.sub("", text)
+    text = re.sub(r"``[^`]*``", "", text)
+    kept, in_block = [], False
+    for line in text.splitlines():
+        if line.startswith(".. ") or line.rstrip().endswith("::"):
+            in_block = True
+            continue
+        if in_block and (not line.strip() or line.startswith((" ", "\t"))):
+            continue
+        in_block = False
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def test_results_prose_has_no_typed_in_results():
+    found = []
+    for page in sorted((DOCS / "results").glob("*.rst")) + [DOCS / "index.rst", ROOT / "README.md"]:
+        prose = _prose(page.read_text())
+        for setting in SETTINGS:
+            prose = prose.replace(setting, "")
+        found += [f"{page.name}: {m.group(0)!r}" for m in RESULT_NUMBER.finditer(prose)]
+    assert not found, "write these as :bench: references to their JSON key: " + ", ".join(found)
 
 
 def test_a_missing_optional_file_renders_a_note(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ Usage (from the repository root; cosmic-ray installed, ``make mutate`` does both
     .venv/bin/python tools/mutation/run_mutation.py --count             # mutants per group, no run
     .venv/bin/python tools/mutation/run_mutation.py --report            # the report, no run
     .venv/bin/python tools/mutation/run_mutation.py ct --fresh          # start the group anew
+    .venv/bin/python tools/mutation/run_mutation.py tv --survivors      # retest survivors with today's tests
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import os
 import re
 import shlex
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -99,10 +101,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def copy_tree(target: Path) -> None:
-    """Copy the package and the tests from the working tree (tracked and unignored files) to
-    ``target``."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", *COPIED], cwd=REPO,
+def copy_tree(target: Path, parts: tuple[str, ...] = COPIED) -> None:
+    """Copy the package and the tests (``parts``) from the working tree (tracked and unignored
+    files) to ``target``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", *parts], cwd=REPO,
                             capture_output=True, text=True, check=True).stdout
     for relative in filter(None, listed.split("\0")):
         source = REPO / relative
@@ -189,6 +191,21 @@ def baseline(group: Group, state: dict) -> float:
     return state["baseline_seconds"]
 
 
+def retest_survivors(group: Group) -> int:
+    """Put the group's survivors back to pending under the working tree's current tests (the
+    mutated sources must be unchanged); returns how many."""
+    restore_sources(group)
+    shutil.rmtree(group.tree / "tests")
+    copy_tree(group.tree, ("tests/", "pyproject.toml"))
+    state = json.loads(group.state.read_text())
+    state.pop("baseline_seconds", None)  # the tests changed: measure them again
+    group.state.write_text(json.dumps(state, indent=1))
+    job_ids = [item.job_id for item, _ in summary(group)[1]]
+    with sqlite3.connect(group.session) as db:
+        db.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in job_ids])
+    return len(job_ids)
+
+
 def _order(item: WorkItem) -> tuple:
     m = item.mutations[0]
     return (str(m.module_path), m.start_pos, m.operator_name, m.occurrence)
@@ -273,6 +290,8 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="discard the groups' sessions and start anew")
     parser.add_argument("--count", action="store_true", help="create the sessions and print the mutant counts only")
     parser.add_argument("--report", action="store_true", help="print the report of the sessions so far only")
+    parser.add_argument("--survivors", action="store_true",
+                        help="test the survivors again with the working tree's current tests")
     args = parser.parse_args()
     unknown = sorted(set(args.groups) - set(names))
     if unknown:
@@ -283,6 +302,8 @@ def main() -> int:
         for group in chosen:
             if args.fresh or not group.session.exists():
                 create_session(group, config["operators"])
+            elif args.survivors:
+                print(f"{group.name}: {retest_survivors(group)} survivors to test again", flush=True)
             if not args.count:
                 run_group(group, config, args.limit, deadline)
             os.chdir(REPO)
