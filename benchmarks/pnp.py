@@ -8,7 +8,9 @@ width=32 --batch-size 16 --steps-per-epoch 100 --minutes 2.4 --out
 benchmarks/runs/denoise_w32_gpu``). Deblurring: the ``deblur`` preset (Gaussian blur sigma 2,
 noise 0.01) on the 24 held-out crops of ``learned_vs_classical.py deblur``. TV's lambda and
 PnP's rho are tuned on 8 validation crops (training stream); PnP runs 30 ADMM iterations of 10
-CG steps. Writes benchmarks/results/pnp_deblur.json.
+CG steps. Both weights get the same treatment: a sweep on the validation crops that widens (by
+factors of 2) until the best value is inside the grid, so neither method is held at the edge of
+its range. Writes benchmarks/results/pnp_deblur.json.
 
 ``--part ct``: ct-parallel (128 x 128, 30 views, 5 % noise, random ellipses; the CT
 benchmark's setting) with a denoiser trained on phantoms (``--set phantom=ellipses``,
@@ -34,6 +36,21 @@ from inverselab.problems import make_problem
 from inverselab.training.data import VALIDATION_SEED, OnTheFly
 
 HERE = Path(__file__).resolve().parent
+
+
+def interior_sweep(score, grid: tuple[float, ...], widen: int = 4) -> tuple[float, dict[float, float]]:
+    """The best value of ``score`` over ``grid``, widened by factors of 2 (at most ``widen``
+    times per side) while the best lies on an edge; returns it and every score."""
+    scores = {v: score(v) for v in grid}
+    for _ in range(widen):
+        best, values = max(scores, key=scores.get), sorted(scores)
+        if best == values[0]:
+            scores[best / 2] = score(best / 2)
+        elif best == values[-1]:
+            scores[best * 2] = score(best * 2)
+        else:
+            break
+    return max(scores, key=scores.get), dict(sorted(scores.items()))
 
 
 def mean_psnr(problem, method: str, y, x, **params) -> tuple[float, float, float]:
@@ -73,11 +90,9 @@ def main(argv=None) -> int:
     val = OnTheFly(problem, 8, offset=VALIDATION_SEED).get(list(range(8)))
     x = problem.sample_truth(args.n, seed=0)
     y = problem.simulate(x, seed=1)
-    tv_sweep = {lam: mean_psnr(problem, "tv", val.y, val.truth, lam=lam)[0] for lam in tv_grid}
-    lam = max(tv_sweep, key=tv_sweep.get)
-    pnp_sweep = {rho: mean_psnr(problem, "pnp", val.y, val.truth, denoiser=str(run), rho=rho)[0]
-                 for rho in (0.02, 0.05, 0.1, 0.2, 0.5)}
-    rho = max(pnp_sweep, key=pnp_sweep.get)
+    lam, tv_sweep = interior_sweep(lambda v: mean_psnr(problem, "tv", val.y, val.truth, lam=v)[0], tv_grid)
+    rho, pnp_sweep = interior_sweep(lambda v: mean_psnr(problem, "pnp", val.y, val.truth, denoiser=str(run), rho=v)[0],
+                                    (0.02, 0.05, 0.1, 0.2, 0.5))
     rows = {baseline: mean_psnr(problem, "baseline", y, x),
             f"TV (lambda {lam:g})": mean_psnr(problem, "tv", y, x, lam=lam),
             f"PnP-ADMM, U-Net denoiser (rho {rho:g})": mean_psnr(problem, "pnp", y, x, denoiser=str(run), rho=rho)}

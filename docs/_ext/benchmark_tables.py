@@ -107,9 +107,21 @@ class Table:
 
 # -- rendering ---------------------------------------------------------------------------------
 def machine(env: dict | None) -> str:
-    """A one-line description of the machine and software of a run."""
+    """A one-line description of the machine and software of a run (both record formats: the
+    full run record with ``versions``, ``device`` and ``load``, and the older flat one)."""
     if not env:
         return "not recorded"
+    if isinstance(env.get("versions"), dict):
+        device = env.get("device") or {}
+        parts = [device.get("cpu", "?"), f"{device.get('processor_count', '?')} CPUs"]
+        if device.get("gpu"):
+            parts.append(device["gpu"])
+        parts.append(f"{env['threads']} torch thread{'s' if env['threads'] != 1 else ''}")
+        parts.append(", ".join(f"{k} {v}" for k, v in env["versions"].items()))
+        load = env.get("load") or {}
+        if load:
+            parts.append(f"load average {load['mean']:.1f} (max {load['max']:.1f}) during the run")
+        return ", ".join(parts) + (f", {env['date']}" if env.get("date") else "")
     parts = [env.get("machine", "?")]
     if env.get("device"):
         parts.append(env["device"])
@@ -129,6 +141,8 @@ def commit(env: dict | None) -> str:
     sha = (env or {}).get("commit") or ""
     if not sha:
         return "not recorded"
+    if isinstance((env or {}).get("dirty"), list):
+        return f"``{sha[:10]}``" + (" with uncommitted changes" if env["dirty"] else "")
     if sha.endswith("-dirty"):
         return f"``{sha[:-6]}`` with uncommitted changes"
     return f"``{sha}``"
@@ -147,7 +161,8 @@ def to_rst(table: Table) -> list[str]:
     lines += [
         ".. rst-class:: benchmark-source",
         "",
-        (f"   Command: ``{table.command}``. Machine: {machine(table.environment)}. "
+        (f"   Command: ``{(table.environment or {}).get('command') or table.command}``. "
+         f"Machine: {machine(table.environment)}. "
          f"Commit: {commit(table.environment)}. Data: ``benchmarks/results/{table.source}.json``."),
         "",
     ]
@@ -545,7 +560,7 @@ def _impedance(data, name):
     ]
 
 
-@renders("fwi_marmousi", "fwi_marmousi_lbfgs", "fwi_marmousi_gpu_5hz", "fwi_marmousi_gpu_10hz")
+@renders("fwi_marmousi", "fwi_marmousi_lbfgs")
 def _marmousi(data, name):
     env = dict(data.get("environment") or {})
     if data.get("device"):
@@ -554,10 +569,6 @@ def _marmousi(data, name):
         "fwi_marmousi": "python benchmarks/fwi_marmousi.py",
         "fwi_marmousi_lbfgs": "python benchmarks/fwi_marmousi.py --from-run runs/marmousi-lbfgs --name "
                               "fwi_marmousi_lbfgs",
-        "fwi_marmousi_gpu_5hz": "python benchmarks/fwi_marmousi.py --device cuda --seconds 156 --shots-per-batch 0 "
-                                "--name fwi_marmousi_gpu_5hz",
-        "fwi_marmousi_gpu_10hz": "python benchmarks/fwi_marmousi.py --device cuda --seconds 156 --shots 32 "
-                                 "--frequency 10 --shots-per-batch 0 --name fwi_marmousi_gpu_10hz",
     }
     summary = [[label(name.replace("fwi_marmousi", "Marmousi").replace("_", " ")),
                 cell("{}", Num(data, (("model_error_initial",),), ".3f")),
@@ -702,7 +713,7 @@ def _pnp(data, name):
                   f"python benchmarks/pnp.py --part {part} --denoiser RUN", data.get("environment"))]
 
 
-@renders("generative_prior", "generative_prior_gpu_vae")
+@renders("generative_prior")
 def _generative(data, name):
     cols = [("psnr", ".2f", 1), ("ssim", ".3f", 1), ("seconds_per_image", ".3f", 1)]
     headers = ["method", "PSNR (dB)", "SSIM", f"s / image ({data['config']['device']})"]

@@ -28,12 +28,11 @@ REPORTED = [
     "operators", "tv", "learned_ct", "learned_consistency", "learned_mri", "learned_schedules", "learned_deblur",
     "learned_htc", "label_free", "label_free_ssdu", "kill_trials", "presets", "tune_defaults", "htc2022",
     "pinn_diffusion", "pinn_heat", "pinn_poisson", "pinn_lorenz", "pinn_wave", "scaling", "gravity_hartousov",
-    "impedance", "fwi_marmousi", "fwi_marmousi_lbfgs", "fwi_marmousi_gpu_5hz", "fwi_marmousi_gpu_10hz", "fwi_vs_nn",
+    "impedance", "fwi_marmousi", "fwi_marmousi_lbfgs", "fwi_vs_nn",
     "fwi_vs_nn_cwgan_crps", "fwi_baseline", "joint_optimization", "learned_radio_sources", "learned_radio_hubble",
-    "source_estimation", "inverse_design", "uq_ct", "stability_ct", "pnp_deblur", "pnp_ct", "generative_prior",
-    "generative_prior_gpu_vae", "distillation", "pod_vs_full", "learned_scale", "learned_scale_seconds",
+    "source_estimation", "inverse_design", "uq_ct", "stability_ct", "pnp_deblur", "pnp_ct",  "distillation", "pod_vs_full", "learned_scale", "learned_scale_seconds",
 ]
-OPTIONAL = ["demo_busy"]
+OPTIONAL = ["demo_busy", "generative_prior"]
 
 
 def resolve(data, path):
