@@ -235,11 +235,31 @@ def cmd_demo(args) -> int:
 
 
 def cmd_ct_file(args) -> int:
-    """Reconstruct a measured HTC2022 sinogram; segment and score it when a truth is given."""
-    from ..studies.htc import scan_job
+    """Reconstruct a measured scan: an HTC2022 ``.mat`` (segmented, and scored when a truth is
+    given), or a parallel-beam sinogram or projection stack."""
+    params = pairs(args.param, "--param", parse=True)
+    if str(args.file).lower().endswith(".mat"):
+        from ..studies.htc import scan_job
 
-    m = scan_job(args.file, args.method, args.out, size=args.size, truth=args.truth, support=not args.no_support,
-                 params=pairs(args.param, "--param", parse=True))
-    score = f", MCC {m['mcc']:.3f}" if "mcc" in m else ""
-    print(f"{m['scan']} {m['method']}: {m['seconds']:.1f} s{score} -> {args.out}")
+        m = scan_job(args.file, args.method, args.out, size=args.size or 512, truth=args.truth,
+                     support=not args.no_support, params=params)
+        score = f", MCC {m['mcc']:.3f}" if "mcc" in m else ""
+        print(f"{m['scan']} {m['method']}: {m['seconds']:.1f} s{score} -> {args.out}")
+        return 0
+    from ..studies.measured_ct import ScanSettings, measured_scan_job
+
+    if args.truth:
+        raise UsageError("--truth applies to HTC2022 .mat files; compare a parallel-beam result with estimate.npy")
+    centre = args.centre
+    if centre != "auto":
+        try:
+            centre = float(centre)
+        except ValueError:
+            raise UsageError(f"--centre takes a number of detector elements or auto, got {centre!r}") from None
+    settings = ScanSettings(angles=args.angles, angles_file=args.angles_file, layout=args.layout, rows=args.rows,
+                            transmission=args.transmission, flat=args.flat, dark=args.dark,
+                            open_region=args.open_region, centre=centre, stripes=args.stripes, size=args.size)
+    m = measured_scan_job(args.file, args.method, args.out, settings, params)
+    print(f"{m['scan']} {m['method']}: {m['n']} slice(s), centre of rotation {m['centre']:.2f} "
+          f"({m['centre_offset']:+.2f} from the detector middle), {m['seconds']:.1f} s -> {args.out}")
     return 0

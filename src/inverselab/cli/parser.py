@@ -16,7 +16,7 @@ from .commands import (
     cmd_stability,
     cmd_train,
 )
-from .values import UsageError, integer, number, seed
+from .values import UsageError, integer, number, seed, span
 
 __all__ = ["build_parser"]
 
@@ -56,14 +56,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory to write")
     p.set_defaults(func=cmd_solve)
 
-    p = sub.add_parser("ct-file", help="reconstruct a measured HTC2022 .mat sinogram (FBP or TV)")
-    p.add_argument("file", help="HTC2022 .mat file (MATLAB v5 or v7.3)")
+    p = sub.add_parser("ct-file", help="reconstruct a measured CT scan: HTC2022 .mat (fan beam), or a parallel-beam "
+                       "sinogram or projection stack in .npy, TIFF or HDF5")
+    p.add_argument("file", help="HTC2022 .mat file, or a .npy / .tif / file.h5:dataset of a parallel-beam scan")
     p.add_argument("--method", default="tv", help="baseline, fbp, tikhonov, tv or tv-admm")
-    p.add_argument("--size", type=integer(8, 8192), default=512, help="reconstruction grid (512 = organisers' grid)")
-    p.add_argument("--truth", help="ground-truth segmentation .npy: report the MCC of the Otsu segmentation")
-    p.add_argument("--no-support", action="store_true", help="do not constrain TV to the disc fitted to the data")
+    p.add_argument("--size", type=integer(8, 8192), default=None,
+                   help="reconstruction grid (default 512 for HTC2022, n_detectors / sqrt(2) otherwise)")
     p.add_argument("--param", nargs="*", metavar="KEY=VALUE", help="method hyper-parameters")
     p.add_argument("--out", required=True, help="run directory to write")
+    htc = p.add_argument_group("HTC2022 files")
+    htc.add_argument("--truth", help="ground-truth segmentation .npy: report the MCC of the Otsu segmentation")
+    htc.add_argument("--no-support", action="store_true", help="do not constrain TV to the disc fitted to the data")
+    scan = p.add_argument_group("parallel-beam files")
+    scan.add_argument("--angles", type=span(float), default=(0.0, 180.0), metavar="FIRST:END",
+                      help="angular range in degrees, end excluded, spread over the projections (default 0:180)")
+    scan.add_argument("--angles-file", help=".npy of one angle per projection, in degrees")
+    scan.add_argument("--layout", choices=("sinogram", "projections"), default="sinogram",
+                      help="(n_angles, n_detectors) [or (slices, n_angles, n_detectors)], or a projection stack "
+                           "(n_angles, rows, n_detectors)")
+    scan.add_argument("--rows", type=span(int), metavar="START:STOP", help="detector rows (slices) to reconstruct")
+    scan.add_argument("--transmission", action="store_true",
+                      help="the file holds intensities: convert with --flat/--dark or --open-region")
+    scan.add_argument("--flat", help="flat-field (open-beam) file: one value per detector element, or a stack")
+    scan.add_argument("--dark", help="dark-field file, as --flat")
+    scan.add_argument("--open-region", type=span(int), metavar="START:STOP",
+                      help="detector columns outside the object (normalise each projection by them)")
+    scan.add_argument("--centre", default="auto",
+                      help="rotation axis on the detector in elements from the first (0-based), or auto (default)")
+    scan.add_argument("--stripes", action="store_true", help="remove stripes of miscalibrated detector elements")
     p.set_defaults(func=cmd_ct_file)
 
     p = sub.add_parser("train", help=f"train a network ({', '.join(MODELS.names())}) on a problem")

@@ -61,6 +61,21 @@ def number(positive: bool = True) -> Callable[[str], float]:
     return parse
 
 
+def span(kind: Callable[[str], float]) -> Callable[[str], tuple]:
+    """``"A:B"`` as a pair of ``kind`` (a range of angles, rows or columns)."""
+
+    def convert(text: str) -> tuple:
+        parts = text.split(":")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            return kind(parts[0]), kind(parts[1])
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected START:END ({kind.__name__} values), got {text!r}") from None
+
+    return convert
+
+
 def parse_value(text: str) -> Any:
     """A ``key=value`` value: none/true/false, int, float, comma-separated tuple, or string.
 

@@ -22,7 +22,8 @@ from ..errors import InputError, format_shape
 
 Tensor = torch.Tensor
 
-__all__ = ["TruthPool", "VALIDATION_SEED", "IMAGE_SUFFIXES", "read_image_folder", "read_hdf5_array", "as_tensor_batch"]
+__all__ = ["TruthPool", "VALIDATION_SEED", "IMAGE_SUFFIXES", "read_image_folder", "read_hdf5_array", "as_tensor_batch",
+           "read_measured"]
 
 #: First seed of validation pairs; training indices stay below it.
 VALIDATION_SEED = 10_000_000
@@ -119,6 +120,45 @@ def read_hdf5_array(path: str | Path, key: str) -> Tensor:
             return as_tensor_batch(f[key][()], f"{path}:{key}")
     except OSError as exc:
         raise InputError(f"cannot read {path} as HDF5: {str(exc).splitlines()[0]}") from None
+
+
+def read_measured(source: str | Path) -> np.ndarray:
+    """Measured values as stored (no rescaling), float64: ``file.npy``, a TIFF file (every page,
+    stacked on a first axis when there are several) or ``file.h5:dataset``.
+
+    Parameters
+    ----------
+    source : str or Path
+        The file; for HDF5 the dataset follows a colon (``scan.h5:exchange/data``).
+
+    Returns
+    -------
+    ndarray
+        The array, e.g. a sinogram ``(n_angles, n_detectors)`` or a projection stack
+        ``(n_angles, rows, n_detectors)``.
+    """
+    text = str(source)
+    h5 = next((text.index(sfx) + len(sfx) for sfx in (".h5:", ".hdf5:") if sfx in text), None)
+    path = Path(text[: h5 - 1] if h5 else text)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: give a .npy, .tif/.tiff or file.h5:dataset")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".h5", ".hdf5"):
+            if h5 is None:
+                raise InputError(f"name the dataset inside {path}: {path}:DATASET")
+            return read_hdf5_array(path, text[h5:]).numpy().astype(np.float64)
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False).astype(np.float64)
+        if suffix in (".tif", ".tiff"):
+            from PIL import Image, ImageSequence
+
+            with Image.open(path) as image:
+                pages = [np.asarray(page, dtype=np.float64) for page in ImageSequence.Iterator(image)]
+            return pages[0] if len(pages) == 1 else np.stack(pages)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    raise InputError(f"cannot read {path}: give a .npy, .tif/.tiff or file.h5:dataset")
 
 
 class TruthPool:

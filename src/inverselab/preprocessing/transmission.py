@@ -33,7 +33,7 @@ def flat_dark_correction(projections: ArrayLike, flat: ArrayLike, dark: ArrayLik
     check_positive("floor", floor)
     counts = as_float64("projections", projections, min_ndim=1)
     f = _averaged("flat", flat, counts.ndim)
-    d = _averaged("dark", dark, counts.ndim) if not np.isscalar(dark) else np.float64(dark)
+    d = np.float64(dark) if np.isscalar(dark) else _averaged("dark", dark, counts.ndim)
     try:
         open_beam = np.broadcast_to(f - d, counts.shape)
     except ValueError:

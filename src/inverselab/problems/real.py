@@ -9,7 +9,7 @@ from ..data.io import CTScan
 from ..errors import InputError
 from ..metrics import mcc, otsu_threshold
 from ..noise import NoNoise
-from ..operators.tomography import fbp
+from ..operators.tomography import ParallelBeam2D, fbp
 from .base import Problem
 
 Tensor = torch.Tensor
@@ -19,6 +19,7 @@ __all__ = [
     "HTC2022_METHODS",
     "disc_mask",
     "fit_disc",
+    "parallel_scan_problem",
     "scan_problem",
     "score_segmentation",
     "segment",
@@ -124,6 +125,55 @@ def scan_problem(scan: CTScan, support: bool = True, margin: float = 0.5) -> Pro
         methods=methods,
         default_method="tv",
         data_range=ACRYLIC_UPPER_BOUND,
+    )
+
+
+#: Relative TV weight of a measured parallel-beam scan: ``lam`` is this times ``||A||^2`` times
+#: the 99th percentile of the FBP image (a starting point; tune it with ``--param lam=...``).
+PARALLEL_SCAN_TV_WEIGHT = 2e-3
+
+
+def parallel_scan_problem(sinogram: Tensor, angles: np.ndarray, detector_offset: float = 0.0,
+                          image_size: int | None = None, pixel_size: float = 1.0, name: str = "scan") -> Problem:
+    """Wrap a measured parallel-beam sinogram as a :class:`Problem` (operator, FBP baseline,
+    classical methods with weights scaled to the data).
+
+    Parameters
+    ----------
+    sinogram : Tensor, shape (B, 1, n_angles, n_detectors)
+        Line integrals (one row per angle).
+    angles : ndarray, shape (n_angles,)
+        Projection angles in radians.
+    detector_offset : float
+        Of :class:`~inverselab.operators.ParallelBeam2D`: where the rotation axis projects (see
+        :func:`inverselab.preprocessing.offset_for_centre`).
+    image_size : int, optional
+        Reconstruction grid; default ``n_detectors / sqrt(2)`` (every pixel seen at every angle).
+    pixel_size : float
+        Pixel side in the unit of the detector spacing (1: detector elements).
+    name : str
+        The scan's name in runs and figures.
+    """
+    n_det = int(sinogram.shape[-1])
+    size = int(image_size or max(8, int(n_det / 2**0.5)))
+    op = ParallelBeam2D(size, angles, n_det, detector_spacing=1.0, pixel_size=pixel_size,
+                        detector_offset=detector_offset)
+    y = sinogram.to(torch.float64)
+    first = fbp(op, y, filter="hann")
+    scale = float(torch.quantile(first.flatten(), 0.99).clamp(min=torch.finfo(torch.float64).tiny))
+    lam = PARALLEL_SCAN_TV_WEIGHT * float(op.norm(dtype=torch.float64)) ** 2 * scale
+    methods = {"fbp": {"filter": "hann"}, "tikhonov": {"lam": lam, "reg": "gradient", "iters": 200},
+               "tv": {"lam": lam, "iters": 300, "bounds": (0.0, None)}}
+    return Problem(
+        name=name,
+        operator=op,
+        noise=NoNoise(),
+        truth_sampler=_no_truth,
+        baseline_fn=lambda v: fbp(op, v, filter="hann"),
+        config={"scan": name, **op.config()},
+        methods=methods,
+        default_method="fbp",
+        data_range=scale,
     )
 
 
