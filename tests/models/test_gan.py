@@ -49,7 +49,7 @@ def test_warm_start_from_inversionnet_reproduces_it_without_noise():
         assert torch.allclose(g.decode(g.encode(y), torch.zeros(2, g.noise_dim)), net(y), atol=1e-4)
         draws = gan.sample(y, 3)
     assert float((draws[:, 0] - draws[:, 1]).abs().max()) > 0  # the noise path is open from the start
-    with pytest.raises(InputError, match="same width"):
+    with pytest.raises(InputError, match=r"InversionNet's width \(--option width=W"):
         gan.warm_start(InversionNet(**SMALL, width=8).state_dict())
 
 

@@ -206,8 +206,11 @@ class ConditionalWGAN(nn.Module):
         own = self.generator.state_dict()
         bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
         if bad:
-            raise InputError(f"warm start: weights do not fit the generator (first mismatch {bad[0]!r}); "
-                             "train the InversionNet with the same width on the same problem")
+            shape = tuple(state[bad[0]].shape)
+            mine = tuple(own[bad[0]].shape) if bad[0] in own else "absent"
+            raise InputError(f"warm start: weights do not fit the generator ({bad[0]!r}: {shape} in the run, {mine} "
+                             "here); give the generator the InversionNet's width (--option width=W, as the run was "
+                             "trained) on the same problem")
         missing = self.generator.load_state_dict(state, strict=False).missing_keys
         self.frozen_norms.fill_(True)
         return list(missing)
