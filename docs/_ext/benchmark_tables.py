@@ -713,6 +713,28 @@ def _pnp(data, name):
                   f"python benchmarks/pnp.py --part {part} --denoiser RUN", data.get("environment"))]
 
 
+@renders("real_data_centre")
+def _real_data_centre(data, name):
+    rows = []
+    for i, r in enumerate(data["scans"]):
+        p = ("scans", i)
+        rows.append([label(f"{r['scan']} ({r['method']})"),
+                     cell("{}", Num(data, (p + ("shift",),), "+.2f")),
+                     cell("{}", Num(data, (p + ("estimate",),), "+.2f")),
+                     cell("{}", Num(data, (p + ("seconds",),), ".2f")),
+                     cell("{}", Num(data, (p + ("psnr_detector_middle",),), ".2f")),
+                     cell("{}", Num(data, (p + ("psnr_estimated_centre",),), ".2f")),
+                     cell("{}", Num(data, (p + ("psnr_stripes_removed",),), ".2f")),
+                     cell("{}", Num(data, (p + ("ring_energy",),), ".3g", 1e4)),
+                     cell("{}", Num(data, (p + ("ring_energy_stripes_removed",),), ".3g", 1e4)),
+                     cell("{}", Num(data, (p + ("ring_energy_without_miscalibration",),), ".3g", 1e4))])
+    columns = ["scan", "axis offset", "estimate", "seconds", "PSNR, detector middle (dB)", "PSNR, estimated axis",
+               "PSNR, stripes removed", "ring energy (1e-4)", "ring energy, stripes removed",
+               "ring energy, no bad elements"]
+    return [Table(name, "Centre of rotation and stripe removal on simulated parallel-beam scans", columns, rows, name,
+                  "python benchmarks/real_data.py centre", data.get("environment"))]
+
+
 @renders("generative_prior")
 def _generative(data, name):
     cols = [("psnr", ".2f", 1), ("ssim", ".3f", 1), ("seconds_per_image", ".3f", 1)]

@@ -30,7 +30,7 @@ REPORTED = [
     "pinn_diffusion", "pinn_heat", "pinn_poisson", "pinn_lorenz", "pinn_wave", "scaling", "gravity_hartousov",
     "impedance", "fwi_marmousi", "fwi_marmousi_lbfgs", "fwi_vs_nn",
     "fwi_vs_nn_cwgan_crps", "fwi_baseline", "joint_optimization", "learned_radio_sources", "learned_radio_hubble",
-    "source_estimation", "inverse_design", "uq_ct", "stability_ct", "pnp_deblur", "pnp_ct",  "distillation", "pod_vs_full", "learned_scale", "learned_scale_seconds",
+    "source_estimation", "inverse_design", "uq_ct", "stability_ct", "pnp_deblur", "pnp_ct",  "distillation", "pod_vs_full", "learned_scale", "learned_scale_seconds", "real_data_centre",
 ]
 OPTIONAL = ["demo_busy", "generative_prior"]
 
