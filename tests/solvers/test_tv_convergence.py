@@ -25,12 +25,12 @@ MARGIN = 1.2
 
 @pytest.fixture(scope="module")
 def problems() -> dict:
-    """Each problem's operator, data and minimum ``F*`` (6000 PDHG iterations)."""
+    """Each problem's operator, data and minimum ``F*`` (4000 PDHG iterations)."""
     out = {}
     for name, make in (("ct", _ct), ("blur", _blur)):
         op, y = make()
         with record_objective(1):
-            _, ref = solvers.tv_pdhg(op, y, LAM, iters=6000, tol=0)
+            _, ref = solvers.tv_pdhg(op, y, LAM, iters=4000, tol=0)
         out[name] = (op, y, min(ref.objective))
     return out
 
