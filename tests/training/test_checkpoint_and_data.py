@@ -13,6 +13,7 @@ import torch
 import inverselab as il
 from inverselab.errors import InputError
 from inverselab.models import build_model
+from inverselab.training.checkpoint import checkpoint_records
 from inverselab.training import (
     HDF5Pairs,
     OnTheFly,
@@ -56,6 +57,29 @@ def test_checkpoint_restores_model_optimizer_and_rng(trained_run, problem):
             assert torch.equal(restored[index][key], entry[key]), f"optimizer {key} of parameter {index} not restored"
     assert torch.equal(torch.get_rng_state(), rng), "the torch RNG state was not restored"
     assert len(list((run / "checkpoints").glob("*.safetensors"))) == 2  # keep=2
+
+
+def test_checkpoint_listing_skips_damaged_and_unreadable_records(trained_run):
+    run, *_ = trained_run
+    folder = run / "checkpoints"
+    good = checkpoint_records(folder)
+    assert len(good) >= 2
+    (folder / "0-damaged.json").write_text("{not json")  # sorted first: a scan that stopped there finds nothing
+    (folder / "00-wrong-field.json").write_text('{"step": "six"}')
+    (folder / "000-folder.json").mkdir()
+    assert checkpoint_records(folder) == good
+    assert latest_checkpoint(folder) == good[-1][1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the point is a machine without a GPU")
+def test_a_checkpoint_written_on_a_gpu_machine_resumes_on_a_cpu():
+    from inverselab.training.checkpoint import _rng_state, _set_rng_state
+
+    saved = _rng_state()
+    saved["rng/cuda"] = torch.zeros(16, dtype=torch.uint8)  # what a GPU machine adds
+    torch.rand(5)
+    _set_rng_state(saved)  # restores the CPU generator and leaves CUDA alone
+    assert torch.equal(torch.get_rng_state(), saved["rng/torch"])
 
 
 def test_truncated_checkpoint_is_refused_with_the_fix(trained_run, problem):

@@ -88,10 +88,10 @@ def save_checkpoint(
 def checkpoint_records(directory: str | Path) -> list[tuple[int, Path]]:
     """``(step, JSON record)`` of every readable checkpoint in ``directory``, by step."""
     records = []
-    for path in Path(directory).glob("*.json"):
+    for path in sorted(Path(directory).glob("*.json")):
         try:
             records.append((read_json(path, CHECKPOINT)["step"], path))
-        except (ValueError, OSError):  # InputError included: a damaged record is no checkpoint
+        except ValueError:  # InputError (read_json reports unreadable files so too): no checkpoint
             continue
     return sorted(records)
 
