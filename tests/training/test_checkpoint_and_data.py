@@ -13,7 +13,7 @@ import torch
 import inverselab as il
 from inverselab.errors import InputError
 from inverselab.models import build_model
-from inverselab.training.checkpoint import checkpoint_records
+from inverselab.training.checkpoint import checkpoint_records, save_checkpoint
 from inverselab.training import (
     HDF5Pairs,
     OnTheFly,
@@ -69,6 +69,50 @@ def test_checkpoint_listing_skips_damaged_and_unreadable_records(trained_run):
     (folder / "000-folder.json").mkdir()
     assert checkpoint_records(folder) == good
     assert latest_checkpoint(folder) == good[-1][1]
+
+
+def test_latest_checkpoint_is_the_highest_step_among_many(tmp_path):
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in (1, 12, 5, 3):
+        save_checkpoint(tmp_path, f"c{step}", model, optimizer, {"step": step, "elapsed": 0.0, "history": []})
+    assert [s for s, _ in checkpoint_records(tmp_path)] == [1, 3, 5, 12]
+    assert latest_checkpoint(tmp_path).name == "c12.json"
+
+
+def test_optimizer_scalars_survive_a_checkpoint(tmp_path):
+    """L-BFGS keeps plain numbers (function evaluations, iterations) beside its tensors."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.LBFGS(model.parameters(), max_iter=4)
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    record = save_checkpoint(tmp_path, "c", model, optimizer, {"step": 1, "elapsed": 0.0, "history": []})
+    fresh = torch.optim.LBFGS(model.parameters(), max_iter=4)
+    load_checkpoint(record, model, fresh)
+    saved, loaded = optimizer.state_dict()["state"][0], fresh.state_dict()["state"][0]
+    assert loaded["func_evals"] == saved["func_evals"] > 0 and loaded["n_iter"] == saved["n_iter"] > 0
+
+
+def test_only_the_last_checkpoints_are_kept(tmp_path, problem):
+    model = build_model("lpd", problem, width=4, iterations=1)
+    Trainer(model, problem, out=tmp_path, batch_size=2, steps_per_epoch=1, val_size=2, keep=2).fit(epochs=4)
+    assert [s for s, _ in checkpoint_records(tmp_path / "checkpoints")] == [3, 4]
+    assert len(list((tmp_path / "checkpoints").glob("*.safetensors"))) == 2
+
+
+def test_a_run_without_a_folder_writes_no_checkpoints(tmp_path, problem, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = build_model("lpd", problem, width=4, iterations=1)
+    history = Trainer(model, problem, batch_size=2, steps_per_epoch=1, val_size=2).fit(epochs=2)
+    assert len(history) == 2 and not any(tmp_path.iterdir())
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the point is a machine without a GPU")
