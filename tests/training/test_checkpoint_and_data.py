@@ -108,6 +108,15 @@ def test_only_the_last_checkpoints_are_kept(tmp_path, problem):
     assert len(list((tmp_path / "checkpoints").glob("*.safetensors"))) == 2
 
 
+def test_resume_removes_the_temporary_files_of_interrupted_writes(trained_run, problem):
+    run, model, *_ = trained_run
+    orphans = [run / ".training.json.1234.tmp", run / "checkpoints" / ".step-00000009.safetensors.99.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half a file")
+    assert Trainer(model, problem, out=run, batch_size=2, steps_per_epoch=3, val_size=2).resume()
+    assert not any(orphan.exists() for orphan in orphans)
+
+
 def test_a_run_without_a_folder_writes_no_checkpoints(tmp_path, problem, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = build_model("lpd", problem, width=4, iterations=1)
