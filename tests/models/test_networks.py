@@ -198,3 +198,34 @@ def test_gradient_checkpointing_is_on_by_default_for_large_images():
     assert not build_model("lpd", small, width=4).gradient_checkpointing
     assert build_model("lpd", large, width=4).gradient_checkpointing
     assert not build_model("lpd", large, width=4, gradient_checkpointing=False).gradient_checkpointing
+
+
+def test_unet_dropout_is_stochastic_in_training_and_off_at_zero():
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    for p in (0.2, 0.0):
+        torch.manual_seed(0)
+        net = UNet(width=4, depth=2, dropout=p, residual=False)
+        assert any(isinstance(m, torch.nn.Dropout) for m in net.modules()) == (p > 0)
+        net.train()
+        assert torch.allclose(net(x), net(x)) == (p == 0)
+        net.eval()
+        torch.testing.assert_close(net(x), net(x))
+
+
+@pytest.mark.parametrize("kwargs", [{"depth": 1}, {"width": 1}, {"channels": 1}, {"dropout": 0.0}, {"dropout": 0.99}])
+def test_unet_accepts_the_smallest_valid_settings(kwargs):
+    net = UNet(**{"width": 2, "depth": 1, **kwargs})
+    assert net(torch.zeros(1, net.channels, 8, 8)).shape == (1, net.channels, 8, 8)
+
+
+@pytest.mark.parametrize("kwargs", [{"depth": 0}, {"width": 0}, {"channels": 0}, {"dropout": 1.0}, {"dropout": -0.1}])
+def test_unet_rejects_invalid_settings_with_the_range(kwargs):
+    with pytest.raises(InputError, match=">= 1|in \\[0, 1\\)"):
+        UNet(**kwargs)
+
+
+def test_unet_normalises_in_groups_of_four_channels_at_most_eight_groups():
+    """Group normalisation per block: one group per four channels, between 1 and 8 groups."""
+    for width, groups in ((2, 1), (4, 1), (8, 2), (16, 4), (32, 8), (64, 8)):
+        norms = [m for m in UNet(width=width, depth=1).down[0].modules() if isinstance(m, torch.nn.GroupNorm)]
+        assert {m.num_groups for m in norms} == {groups}, width
