@@ -101,6 +101,12 @@ def test_admm_rate_with_the_exact_data_structure_of_blur(problems):
     assert _iterations_to(admm, fstar, 1e-3) is not None, "ADMM: measured 134 iterations to a 1e-3 gap"
 
 
+def test_pdhg_runs_its_documented_default_of_300_iterations():
+    op, y = _ct()
+    _, history = solvers.tv_pdhg(op, y, LAM, tol=0)
+    assert history.iterations == 300
+
+
 def test_solvers_keep_no_graph_unless_asked():
     op, y = _ct()
     y = y.clone().requires_grad_(True)
@@ -131,7 +137,8 @@ def test_dual_projection_is_the_pointwise_projection_onto_the_ball(components, d
 
 def test_tv_prox_of_a_batch_of_multichannel_images():
     """Each image of a batch (B != C) is denoised on its own; 20 inner iterations are within
-    the measured distance of the exact prox (0.72 %)."""
+    5 % of the measured distance of the exact prox (0.724 %), which a weaker step or momentum
+    exceeds."""
     noisy = _truth() + 0.1 * torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     stacked = torch.cat([noisy, noisy.flip(-1), noisy.flip(-2)], 1)  # (2, 3, 16, 16)
     t = 0.1
@@ -139,4 +146,4 @@ def test_tv_prox_of_a_batch_of_multichannel_images():
     one = TotalVariation().prox(noisy, t)
     assert torch.allclose(out[:, :1], one, atol=1e-12)
     reference, _ = solvers.tv_pdhg(Identity((1, 16, 16)), noisy, t, iters=3000, tol=1e-12)
-    assert _relative(one, reference) < MARGIN * 0.00724
+    assert _relative(one, reference) < 1.05 * 0.00724
