@@ -229,3 +229,30 @@ def test_unet_normalises_in_groups_of_four_channels_at_most_eight_groups():
     for width, groups in ((2, 1), (4, 1), (8, 2), (16, 4), (32, 8), (64, 8)):
         norms = [m for m in UNet(width=width, depth=1).down[0].modules() if isinstance(m, torch.nn.GroupNorm)]
         assert {m.num_groups for m in norms} == {groups}, width
+
+
+def test_unet_widths_double_at_each_coarser_scale():
+    net = UNet(width=3, depth=3)
+    firsts = [next(m for m in block.modules() if isinstance(m, torch.nn.Conv2d)).out_channels for block in net.down]
+    assert firsts == [3, 6, 12, 24]
+
+
+def test_only_complex_unet_outputs_leave_the_autocast_precision():
+    """Complex outputs need full precision (there is no complex bfloat16); real ones keep the
+    autocast precision (without the residual's full-precision input added)."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert UNet(width=4, depth=1, residual=False)(torch.rand(1, 1, 16, 16)).dtype == torch.bfloat16
+        z = torch.randn(1, 1, 16, 16, dtype=torch.complex64)
+        assert UNet(channels=2, width=4, depth=1, residual=False)(z).dtype == torch.complex64
+
+
+def test_lpd_sees_the_operator_normalised_to_norm_one(ct):
+    """The networks' physics layers apply ``A / ||A||`` and its adjoint (power iteration)."""
+    problem, _, _ = ct
+    model = build_model("lpd", problem, width=8)
+    h = torch.randn(1, model.x_channels, *problem.operator.domain_shape[1:], generator=torch.Generator().manual_seed(0))
+    for _ in range(30):
+        h = model._adjoint_op(model._forward_op(h))
+        norm = float(h.norm())
+        h = h / norm
+    assert abs(norm - 1.0) < 1e-2
