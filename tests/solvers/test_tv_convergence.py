@@ -147,3 +147,15 @@ def test_tv_prox_of_a_batch_of_multichannel_images():
     assert torch.allclose(out[:, :1], one, atol=1e-12)
     reference, _ = solvers.tv_pdhg(Identity((1, 16, 16)), noisy, t, iters=3000, tol=1e-12)
     assert _relative(one, reference) < 1.05 * 0.00724
+
+
+def test_default_step_ratio_edge_cases():
+    """1 when the problem has no scale (no weight or no data); otherwise within [0.1, 1e4]."""
+    from inverselab.solvers.proximal import _default_step_ratio
+
+    op, y = _ct()
+    assert _default_step_ratio(op, y, 0.0, "linearized") == 1.0
+    assert _default_step_ratio(op, torch.zeros_like(y), LAM, "linearized") == 1.0
+    assert _default_step_ratio(op, y, 1e-12, "linearized") == 1e4
+    assert _default_step_ratio(op, y, 1e12, "linearized") == 0.1
+    assert 0.1 < _default_step_ratio(op, y, LAM, "linearized") < 1e4
