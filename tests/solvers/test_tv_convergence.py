@@ -59,6 +59,7 @@ PDHG_RATES = [
     ("ct", {}, 367),  # linearized data step, default step rule
     ("ct", {"data_step": "cg"}, 111),
     ("ct", {"preconditioned": True}, 948),
+    ("ct", {"preconditioned": True, "step_ratio": 0.3}, 299),
     ("ct", {"step_ratio": 0.01, "adaptive": True}, 276),
     ("ct", {"step_ratio": 100.0, "adaptive": True}, 250),
     ("blur", {}, 636),  # exact data step, default step rule
