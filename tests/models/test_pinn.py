@@ -180,3 +180,29 @@ def test_scalar_scaling_and_positivity():
     assert float(p.value(torch.tensor(p.raw_init()))) == pytest.approx(0.5)
     with pytest.raises(InputError, match="init > 0"):
         Scalar(-1.0, positive=True)
+
+
+def _fit_points(model: PINN, collocation: int) -> dict:
+    """The collocation points fit draws first (seed 0) without resampling."""
+    return model.sample_points(collocation, torch.Generator().manual_seed(0))
+
+
+def test_adam_alone_keeps_its_lowest_recorded_state():
+    torch.manual_seed(0)
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 16)
+    history = fit(model, adam_steps=300, lbfgs_steps=0, collocation=40, record_every=10, progress=False, lr=5e-2)
+    assert min(history.loss) < history.loss[-1], "the setting must make Adam end above its best record"
+    final = sum(history.weights[name][-1] * float(value.detach()) for name, value in model.losses(_fit_points(model, 40)).items())
+    assert final == pytest.approx(min(history.loss), rel=1e-5)
+
+
+def test_a_time_budget_stops_training_on_time():
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 8)
+    budget = 1.5
+    history = fit(model, adam_steps=30_000, lbfgs_steps=0, collocation=20, record_every=1, progress=False,
+                  minutes=budget / 60)  # 30,000 steps take far longer than the budget
+    assert history.stop_reason == "time"
+    assert budget <= history.seconds[-1] < budget + 5.0
+    assert all(0 <= s <= history.seconds[-1] for s in history.seconds) and history.seconds == sorted(history.seconds)

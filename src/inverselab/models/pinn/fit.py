@@ -224,13 +224,14 @@ def _adam(model, config, weighting, generator, points, params, note, bar) -> Non
             raise _Stop("diverged")
         opt.zero_grad(set_to_none=True)
         total.backward()
-        opt.step()
-        sched.step()
         if bar is not None:
             bar.update()
         if step % config.record_every == 0 or step == config.adam_steps:
+            # before the update: the state kept for a record is the one whose loss it holds
             _postfix(bar, total, model)
             note(step, "adam", total.detach(), {k: v.detach() for k, v in losses.items()})
+        opt.step()
+        sched.step()
 
 
 def _lbfgs(model, config, weighting, points, params, note, bar, history, best) -> None:
