@@ -26,6 +26,8 @@ MARGIN = 1.2
 #: The minimum ``F*`` of each problem (6000 float64 PDHG iterations; checked by the slow test
 #: below, so the rate tests need not recompute it).
 MINIMA = {"ct": 20.740224527676766, "blur": 13.498716351483491}
+#: The same with the constraint ``x >= 0`` (8000 iterations).
+MINIMA_NONNEGATIVE = {"ct": 20.916635681352517, "blur": 13.49871928877269}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,9 @@ def test_the_recorded_minima_are_the_minima(problems, name):
     op, y, fstar = problems[name]
     with record_objective(1):
         _, ref = solvers.tv_pdhg(op, y, LAM, iters=6000, tol=0)
+        _, bounded = solvers.tv_pdhg(op, y, LAM, iters=8000, tol=0, bounds=(0.0, None))
     assert abs(min(ref.objective) - fstar) <= 1e-9 * fstar
+    assert abs(min(bounded.objective) - MINIMA_NONNEGATIVE[name]) <= 1e-9 * fstar
 
 
 def _iterations_to(history, fstar: float, gap: float) -> int | None:
@@ -75,6 +79,38 @@ def test_pdhg_reaches_the_gap_within_the_measured_iterations(problems, name, set
     history, fstar = _pdhg(problems, name, math.ceil(MARGIN * measured) + 1, **settings)
     k = _iterations_to(history, fstar, 1e-4)
     assert k is not None, f"PDHG {settings} on {name} no longer reaches a 1e-4 gap in {MARGIN}x its measured {measured}"
+
+
+# (problem, settings, measured iterations to a relative gap of 1e-4 with x >= 0)
+BOUNDED_RATES = [("ct", {}, 349), ("ct", {"data_step": "cg"}, 110), ("blur", {}, 675)]
+
+
+@pytest.mark.parametrize(("name", "settings", "measured"), BOUNDED_RATES,
+                         ids=[f"{n}-{s.get('data_step', 'default')}" for n, s, _ in BOUNDED_RATES])
+def test_pdhg_with_bounds_reaches_the_gap_within_the_measured_iterations(problems, name, settings, measured):
+    op, y, _ = problems[name]
+    with record_objective(1):
+        _, history = solvers.tv_pdhg(op, y, LAM, iters=math.ceil(MARGIN * measured) + 1, tol=0, bounds=(0.0, None),
+                                     **settings)
+    assert _iterations_to(history, MINIMA_NONNEGATIVE[name], 1e-4) is not None
+
+
+# (problem, solver, measured iterations until the relative change falls below the default tolerance)
+STOPS = [("ct", "pdhg", 589), ("blur", "pdhg", 1480), ("ct", "admm", 171), ("blur", "admm", 298)]
+
+
+@pytest.mark.parametrize(("name", "solver", "measured"), STOPS, ids=[f"{n}-{s}" for n, s, _ in STOPS])
+def test_solvers_stop_at_their_default_tolerance(problems, name, solver, measured):
+    op, y, _ = problems[name]
+    run = solvers.tv_pdhg if solver == "pdhg" else solvers.tv_admm
+    _, history = run(op, y, LAM, iters=5000)
+    assert history.stop_reason == "tolerance" and history.iterations <= math.ceil(MARGIN * measured)
+
+
+def test_admm_runs_its_documented_default_of_100_iterations(problems):
+    op, y, _ = problems["ct"]
+    _, history = solvers.tv_admm(op, y, LAM, tol=0)
+    assert history.iterations == 100
 
 
 @pytest.mark.parametrize("name", ["ct", "blur"])
