@@ -117,6 +117,20 @@ def test_resume_removes_the_temporary_files_of_interrupted_writes(trained_run, p
     assert not any(orphan.exists() for orphan in orphans)
 
 
+def test_resume_without_a_checkpoint_says_so_and_the_run_starts_seeded(tmp_path, problem):
+    def first_loss(out, resume):
+        model = build_model("lpd", problem, width=4, iterations=1)
+        trainer = Trainer(model, problem, out=out, batch_size=2, steps_per_epoch=1, val_size=2, seed=3)
+        if resume:
+            assert trainer.resume() is False  # nothing to resume from
+        return trainer.fit(epochs=1, resume=resume)[0]["loss"]
+
+    torch.manual_seed(123)
+    fresh = first_loss(tmp_path / "fresh", False)
+    torch.manual_seed(456)  # the global state must not matter: the run seeds itself
+    assert first_loss(tmp_path / "resumed", True) == fresh
+
+
 def test_a_run_without_a_folder_writes_no_checkpoints(tmp_path, problem, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = build_model("lpd", problem, width=4, iterations=1)
