@@ -206,3 +206,14 @@ def test_a_time_budget_stops_training_on_time():
     assert history.stop_reason == "time"
     assert budget <= history.seconds[-1] < budget + 5.0
     assert all(0 <= s <= history.seconds[-1] for s in history.seconds) and history.seconds == sorted(history.seconds)
+
+
+def test_lbfgs_starts_from_the_best_adam_state():
+    torch.manual_seed(0)
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 16)
+    history = fit(model, adam_steps=300, lbfgs_steps=3, collocation=40, record_every=10, progress=False, lr=5e-2)
+    adam = [loss for loss, phase in zip(history.loss, history.phase) if phase == "adam"]
+    first_lbfgs = history.loss[history.phase.index("lbfgs")]
+    assert min(adam) < adam[-1]  # Adam ended above its best record
+    assert first_lbfgs == pytest.approx(min(adam), rel=1e-6)
