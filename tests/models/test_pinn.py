@@ -197,15 +197,31 @@ def test_adam_alone_keeps_its_lowest_recorded_state():
     assert final == pytest.approx(min(history.loss), rel=1e-5)
 
 
-def test_a_time_budget_stops_training_on_time():
+def test_a_time_budget_stops_training_on_time_in_the_best_state():
+    torch.manual_seed(0)
     problem = make_problem("pinn-diffusion-1d")
     model = _diffusion_pinn(problem, problem.observe(0), 1, 8)
-    budget = 1.5
+    budget = 4.0
     history = fit(model, adam_steps=30_000, lbfgs_steps=0, collocation=20, record_every=1, progress=False,
-                  minutes=budget / 60)  # 30,000 steps take far longer than the budget
+                  minutes=budget / 60, lr=5e-2)  # 30,000 steps take far longer than the budget
     assert history.stop_reason == "time"
-    assert budget <= history.seconds[-1] < budget + 5.0
+    assert budget <= history.seconds[-1] < budget + 8.0
     assert all(0 <= s <= history.seconds[-1] for s in history.seconds) and history.seconds == sorted(history.seconds)
+    final = sum(history.weights[name][-1] * float(value.detach()) for name, value in model.losses(_fit_points(model, 20)).items())
+    assert final == pytest.approx(min(history.loss), rel=1e-5)
+
+
+def test_a_callback_stop_keeps_the_current_state_and_adam_records_its_last_step():
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 8)
+    history = fit(model, adam_steps=95, lbfgs_steps=0, collocation=20, record_every=10, progress=False)
+    assert history.step == [10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 8)
+    history = fit(model, adam_steps=300, lbfgs_steps=0, collocation=20, record_every=10, progress=False, lr=5e-2,
+                  callback=lambda m, step: step == 200)
+    assert history.stop_reason == "callback" and history.step[-1] == 200
+    final = sum(history.weights[name][-1] * float(value.detach()) for name, value in model.losses(_fit_points(model, 20)).items())
+    assert final == pytest.approx(history.loss[-1], rel=1e-5)
 
 
 def test_lbfgs_starts_from_the_best_adam_state():
