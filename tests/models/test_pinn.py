@@ -233,3 +233,17 @@ def test_lbfgs_starts_from_the_best_adam_state():
     first_lbfgs = history.loss[history.phase.index("lbfgs")]
     assert min(adam) < adam[-1]  # Adam ended above its best record
     assert first_lbfgs == pytest.approx(min(adam), rel=1e-6)
+
+
+def test_lbfgs_records_each_chunk_and_stops_when_it_stalls():
+    torch.manual_seed(0)
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 16)
+    history = fit(model, adam_steps=100, lbfgs_steps=100, collocation=40, record_every=10, progress=False,
+                  lbfgs_chunk=20)
+    assert [s for s, phase in zip(history.step, history.phase) if phase == "lbfgs"] == [100, 120, 140, 160, 180, 200]
+    assert history.stop_reason == "budget"
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 16)
+    history = fit(model, adam_steps=100, lbfgs_steps=20_000, collocation=40, record_every=10, progress=False,
+                  lbfgs_chunk=20)
+    assert history.stop_reason == "converged" and 300 < history.step[-1] < 5_000  # measured: 817
