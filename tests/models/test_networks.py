@@ -256,3 +256,10 @@ def test_lpd_sees_the_operator_normalised_to_norm_one(ct):
         norm = float(h.norm())
         h = h / norm
     assert abs(norm - 1.0) < 1e-2
+
+
+def test_unrolled_networks_have_no_dropout_unless_asked(ct):
+    problem, _, _ = ct
+    for name in ("lpd", "unrolled"):
+        model = build_model(name, problem, width=8)
+        assert not any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules()), name
