@@ -26,13 +26,13 @@ import reproduce  # noqa: E402
 
 #: Results written before benchmarks recorded their command and versions; rerun, they leave the list.
 PRE_RECORD = {
-    "demo_busy", "distillation", "fwi_baseline", "fwi_marmousi", "fwi_marmousi_lbfgs", "fwi_vs_nn",
-    "fwi_vs_nn_cwgan_crps", "gravity_hartousov", "htc2022", "impedance", "inverse_design", "joint_optimization",
-    "kill_trials", "label_free", "label_free_ssdu", "learned_consistency", "learned_ct", "learned_deblur",
-    "learned_htc", "learned_mri", "learned_radio_hubble", "learned_radio_sources", "learned_scale",
-    "learned_scale_seconds", "learned_schedules", "operators", "pinn_diffusion", "pinn_heat", "pinn_lorenz",
-    "pinn_poisson", "pinn_wave", "pnp_ct", "pnp_deblur", "pod_vs_full", "presets", "scaling",
-    "source_estimation", "stability_ct", "tune_defaults", "tv", "uq_ct",
+    "demo_busy", "distillation", "fwi_baseline", "fwi_marmousi", "fwi_marmousi_lbfgs", "gravity_hartousov",
+    "htc2022", "impedance", "inverse_design", "joint_optimization", "kill_trials", "label_free",
+    "label_free_ssdu", "learned_consistency", "learned_ct", "learned_deblur", "learned_htc", "learned_mri",
+    "learned_radio_hubble", "learned_radio_sources", "learned_scale", "learned_scale_seconds",
+    "learned_schedules", "operators", "pinn_diffusion", "pinn_heat", "pinn_lorenz", "pinn_poisson", "pinn_wave",
+    "pnp_ct", "pnp_deblur", "pod_vs_full", "presets", "scaling", "source_estimation", "stability_ct",
+    "tune_defaults", "tv", "uq_ct",
 }
 #: Peer libraries each script uses (distribution names as recorded in ``versions``).
 PEERS_BY_SCRIPT = {
