@@ -247,3 +247,20 @@ def test_lbfgs_records_each_chunk_and_stops_when_it_stalls():
     history = fit(model, adam_steps=100, lbfgs_steps=20_000, collocation=40, record_every=10, progress=False,
                   lbfgs_chunk=20)
     assert history.stop_reason == "converged" and 300 < history.step[-1] < 5_000  # measured: 817
+
+
+def test_adam_resamples_on_schedule_and_decays_its_learning_rate(monkeypatch):
+    """Collocation points are drawn once, then every ``resample_every`` steps; the learning
+    rate decays exponentially to ``lr * lr_decay`` at the end of Adam."""
+    problem = make_problem("pinn-diffusion-1d")
+    model = _diffusion_pinn(problem, problem.observe(0), 1, 8)
+    draws = []
+    original = model.sample_points
+    monkeypatch.setattr(model, "sample_points", lambda n, g: draws.append(n) or original(n, g))
+    optimizers = []
+    adam = torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", lambda *a, **k: optimizers.append(adam(*a, **k)) or optimizers[-1])
+    fit(model, adam_steps=20, lbfgs_steps=0, collocation=16, resample_every=5, record_every=5, progress=False,
+        lr=1e-3, lr_decay=0.1)
+    assert len(draws) == 1 + 4  # the first draw, then steps 5, 10, 15 and 20
+    assert optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-4, rel=1e-6)
