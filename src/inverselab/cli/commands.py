@@ -237,8 +237,16 @@ def cmd_demo(args) -> int:
 def cmd_ct_file(args) -> int:
     """Reconstruct a measured scan: an HTC2022 ``.mat`` (segmented, and scored when a truth is
     given), or a parallel-beam sinogram or projection stack."""
+    from ..errors import check_choice
+    from ..methods import METHODS
+
+    check_choice("method", args.method, METHODS.names())  # a bad name first, before any file is read
     params = pairs(args.param, "--param", parse=True)
-    if str(args.file).lower().endswith(".mat"):
+    name = str(args.file).lower()
+    if not (name.endswith((".mat", ".npy", ".tif", ".tiff", ".h5", ".hdf5")) or ".h5:" in name or ".hdf5:" in name):
+        raise UsageError(f"cannot read {args.file}: ct-file takes an HTC2022 .mat (MATLAB) file, or a parallel-beam "
+                         ".npy, .tif/.tiff or file.h5:dataset")
+    if name.endswith(".mat"):
         from ..studies.htc import scan_job
 
         m = scan_job(args.file, args.method, args.out, size=args.size or 512, truth=args.truth,
