@@ -190,9 +190,9 @@ def estimate_rotation_centre(sinogram: ArrayLike, angles: ArrayLike, method: str
     from ..errors import check_choice
 
     check_choice("centre method", method, ("auto", "opposed", "sharpness"))
+    s = as_float64("sinogram", sinogram)  # converted once for the check and the estimate
     if method == "auto":
-        s = as_float64("sinogram", sinogram)
         method = "opposed" if _opposed_pairs(_angles_of(s, angles)) else "sharpness"
     if method == "opposed":
-        return centre_from_opposed(sinogram, angles)
-    return centre_by_sharpness(sinogram, angles, search)
+        return centre_from_opposed(s, angles)
+    return centre_by_sharpness(s, angles, search)

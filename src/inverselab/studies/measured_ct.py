@@ -151,12 +151,13 @@ def measured_scan_job(file: str | Path, method: str, out: str | Path, settings: 
     check_choice("method", method, METHODS.names())
     sinograms, angles, centre = prepare_scan(file, settings)
     n_det = sinograms.shape[-1]
-    problem = parallel_scan_problem(torch.from_numpy(sinograms)[:, None], angles, offset_for_centre(centre, n_det),
-                                    settings.size, name=Path(str(file).split(":")[0]).stem)
+    y = torch.from_numpy(sinograms)[:, None].to(torch.float64)
+    problem = parallel_scan_problem(y, angles, offset_for_centre(centre, n_det), settings.size,
+                                    name=Path(str(file).split(":")[0]).stem)
     bound = make_method(method, problem, **(params or {}))
     start = time.perf_counter()
     with progress(f"{problem.name} {method}"):
-        estimate, history = bound.reconstruct(torch.from_numpy(sinograms)[:, None].to(torch.float64))
+        estimate, history = bound.reconstruct(y)
     seconds = time.perf_counter() - start
     config = {**problem.config, "file": str(file), "settings": {k: v for k, v in asdict(settings).items()
                                                                  if v is not None},
